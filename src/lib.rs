@@ -1,0 +1,26 @@
+//! natrium: a NATS-compatible message broker.
+//!
+//! Code map (see ARCHITECTURE.md for the whole picture):
+//! - [`protocol`]: the client wire format; a pure, resumable parser and the encoder.
+//! - [`subject`], [`sublist`]: subject rules and the subscription trie with its cache.
+//! - [`server`]: accept loop, connections, accounts, message routing.
+//! - [`auth`]: users, passwords, tokens, permissions.
+//! - [`config`]: nats.conf parsing into a typed [`config::Config`].
+//! - [`monitor`]: the HTTP monitoring endpoint.
+//! - [`cli`]: command-line flags and how they override the file.
+//! - [`bench`]: `natrium bench`, the load generator.
+//! - [`util`]: ids and time formatting.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![recursion_limit = "256"]
+
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod monitor;
+pub mod protocol;
+pub mod server;
+pub mod subject;
+pub mod sublist;
+pub mod util;

@@ -1,0 +1,145 @@
+//! The shared half of a client connection: what other tasks (routers delivering to
+//! it, monitoring reading it) may touch. The connection task owns the rest.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::account::Account;
+use super::outbound::Outbound;
+use super::stats::Counters;
+use super::subscription::Subscription;
+
+/// Identification and auth details, set at CONNECT.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+    pub user: Option<String>,
+    pub rtt: Option<Duration>,
+}
+
+/// Why a connection closed, as /connz reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    ClientClosed,
+    ServerShutdown,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    StaleConnection,
+    ProtocolViolation,
+    AuthViolation,
+    AuthTimeout,
+    MaxPayload,
+    MaxControlLine,
+    MaxConnections,
+    WriteError,
+    ReadError,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "Client Closed",
+            CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::AuthViolation => "Authentication Failure",
+            CloseReason::AuthTimeout => "Authentication Timeout",
+            CloseReason::MaxPayload => "Maximum Message Payload Exceeded",
+            CloseReason::MaxControlLine => "Maximum Control Line Exceeded",
+            CloseReason::MaxConnections => "Maximum Connections Exceeded",
+            CloseReason::WriteError => "Write Error",
+            CloseReason::ReadError => "Read Error",
+        }
+    }
+}
+
+/// State of one client shared across tasks.
+pub struct ClientHandle {
+    pub cid: u64,
+    pub addr: SocketAddr,
+    pub start: SystemTime,
+    pub started: Instant,
+    pub out: Outbound,
+    pub stats: Counters,
+    pub meta: Mutex<ClientMeta>,
+    pub account: Mutex<Arc<Account>>,
+    /// sid → subscription.
+    pub subs: Mutex<HashMap<Box<[u8]>, Arc<Subscription>>>,
+    pub echo: AtomicBool,
+    pub headers: AtomicBool,
+    /// Milliseconds since `started` of the last op received.
+    pub last_activity_ms: AtomicU64,
+    pub close: CancellationToken,
+    reason: Mutex<Option<CloseReason>>,
+}
+
+impl AsRef<Outbound> for Arc<ClientHandle> {
+    fn as_ref(&self) -> &Outbound {
+        &self.out
+    }
+}
+
+impl ClientHandle {
+    pub fn new(
+        cid: u64,
+        addr: SocketAddr,
+        account: Arc<Account>,
+        max_pending: usize,
+        close: CancellationToken,
+    ) -> Self {
+        ClientHandle {
+            cid,
+            addr,
+            start: SystemTime::now(),
+            started: Instant::now(),
+            out: Outbound::new(max_pending),
+            stats: Counters::default(),
+            meta: Mutex::new(ClientMeta::default()),
+            account: Mutex::new(account),
+            subs: Mutex::new(HashMap::new()),
+            echo: AtomicBool::new(true),
+            headers: AtomicBool::new(false),
+            last_activity_ms: AtomicU64::new(0),
+            close,
+            reason: Mutex::new(None),
+        }
+    }
+
+    /// Starts closing the connection for `reason` (the first reason wins).
+    pub fn close_with(&self, reason: CloseReason) {
+        {
+            let mut r = self.reason.lock();
+            if r.is_none() {
+                *r = Some(reason);
+            }
+        }
+        self.close.cancel();
+    }
+
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        *self.reason.lock()
+    }
+
+    pub fn account(&self) -> Arc<Account> {
+        self.account.lock().clone()
+    }
+
+    pub fn touch(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_activity_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn last_activity(&self) -> SystemTime {
+        self.start + Duration::from_millis(self.last_activity_ms.load(Ordering::Relaxed))
+    }
+}

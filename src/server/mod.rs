@@ -1,0 +1,278 @@
+//! The client-facing server: accept loop, connections, accounts, routing of messages.
+//!
+//! Owns: listening on the client port, every client connection and its subscriptions,
+//! the accounts' sublists, server statistics and the list of recently closed
+//! connections. Must not: parse bytes itself (that is `protocol`), open RocksDB or call
+//! openraft.
+//!
+//! Shutdown is one tree: [`ServerShared::shutdown`] is the root token; every connection
+//! holds a child token, so cancelling the root stops accepting and closes each client
+//! after flushing what was queued for it.
+
+pub mod account;
+pub mod client;
+pub mod connection;
+pub mod outbound;
+pub mod router;
+pub mod stats;
+pub mod subscription;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::protocol::{encode, ServerInfo};
+
+use account::Accounts;
+use client::{ClientHandle, CloseReason};
+use stats::{CounterSnapshot, ServerStats};
+
+/// The version natrium advertises. Clients gate features on it, so it follows the
+/// nats-server release whose behaviour natrium implements.
+pub const ADVERTISED_VERSION: &str = "2.10.22";
+/// How many closed connections /connz?state=closed remembers.
+const CLOSED_CONNS_KEPT: usize = 10_000;
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen for clients on {addr}: {source}")]
+    ClientListen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen for monitoring on {addr}: {source}")]
+    MonitorListen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// A closed connection as /connz reports it.
+#[derive(Debug, Clone)]
+pub struct ClosedConn {
+    pub cid: u64,
+    pub addr: SocketAddr,
+    pub start: SystemTime,
+    pub stop: SystemTime,
+    pub last_activity: SystemTime,
+    pub reason: &'static str,
+    pub counters: CounterSnapshot,
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+    pub user: Option<String>,
+    pub account: String,
+    pub rtt: Option<std::time::Duration>,
+}
+
+/// State shared by every task of one server.
+pub struct ServerShared {
+    pub config: Config,
+    pub id: String,
+    pub name: String,
+    pub accounts: Accounts,
+    pub auth: Arc<Authenticator>,
+    pub stats: ServerStats,
+    pub clients: RwLock<BTreeMap<u64, Arc<ClientHandle>>>,
+    pub closed: Mutex<VecDeque<ClosedConn>>,
+    pub next_cid: AtomicU64,
+    pub start: SystemTime,
+    pub started: Instant,
+    pub client_addr: SocketAddr,
+    pub http_addr: Mutex<Option<SocketAddr>>,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+    pub config_load_time: SystemTime,
+}
+
+impl ServerShared {
+    /// The INFO JSON sent to a new client.
+    pub fn client_info_json(&self, cid: u64, addr: SocketAddr) -> Vec<u8> {
+        let info = ServerInfo {
+            server_id: self.id.clone(),
+            server_name: self.name.clone(),
+            version: ADVERTISED_VERSION.to_string(),
+            proto: 1,
+            go: format!("natrium {}", env!("CARGO_PKG_VERSION")),
+            host: self.config.host.clone(),
+            port: self.client_addr.port(),
+            headers: !self.config.no_header_support,
+            max_payload: self.config.max_payload,
+            auth_required: self.auth.required(),
+            jetstream: self.config.jetstream.as_ref().is_some_and(|j| j.enabled),
+            client_id: Some(cid),
+            client_ip: Some(addr.ip().to_string()),
+            ..Default::default()
+        };
+        serde_json::to_vec(&info).unwrap_or_default()
+    }
+
+    pub fn register_client(&self, c: &Arc<ClientHandle>) {
+        self.clients.write().insert(c.cid, c.clone());
+        self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn unregister_client(&self, c: &Arc<ClientHandle>, reason: CloseReason) {
+        self.clients.write().remove(&c.cid);
+        let meta = c.meta.lock().clone();
+        let closed = ClosedConn {
+            cid: c.cid,
+            addr: c.addr,
+            start: c.start,
+            stop: SystemTime::now(),
+            last_activity: c.last_activity(),
+            reason: reason.as_str(),
+            counters: c.stats.snapshot(),
+            name: meta.name,
+            lang: meta.lang,
+            version: meta.version,
+            user: meta.user,
+            account: c.account().name.clone(),
+            rtt: meta.rtt,
+        };
+        let mut q = self.closed.lock();
+        if q.len() >= CLOSED_CONNS_KEPT {
+            q.pop_front();
+        }
+        q.push_back(closed);
+    }
+
+    /// Total subscriptions across accounts.
+    pub fn num_subscriptions(&self) -> usize {
+        self.accounts.iter().map(|a| a.sublist.count()).sum()
+    }
+}
+
+/// A started server: its addresses and the handle to stop it.
+pub struct RunningServer {
+    pub shared: Arc<ServerShared>,
+    pub client_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+}
+
+impl RunningServer {
+    /// Starts closing: stop accepting, flush and close clients.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+    }
+
+    /// Waits until every task of the server has finished (after [`Self::shutdown`]).
+    pub async fn wait(&self) {
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
+    }
+
+    /// A `nats://` URL for clients on loopback.
+    pub fn client_url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.client_addr.port())
+    }
+}
+
+/// Binds the listeners and starts serving. Returns once the ports are bound.
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    let addr = format!("{}:{}", config.host, config.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| StartError::ClientListen {
+            addr: addr.clone(),
+            source,
+        })?;
+    let client_addr = listener
+        .local_addr()
+        .map_err(|source| StartError::ClientListen { addr, source })?;
+    let id = crate::util::ids::server_id();
+    let name = config.server_name.clone().unwrap_or_else(|| id.clone());
+    let shared = Arc::new(ServerShared {
+        accounts: Accounts::from_config(&config),
+        auth: Arc::new(Authenticator::from_config(&config)),
+        config,
+        id,
+        name,
+        stats: ServerStats::default(),
+        clients: RwLock::new(BTreeMap::new()),
+        closed: Mutex::new(VecDeque::new()),
+        next_cid: AtomicU64::new(1),
+        start: SystemTime::now(),
+        started: Instant::now(),
+        client_addr,
+        http_addr: Mutex::new(None),
+        shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+        config_load_time: SystemTime::now(),
+    });
+
+    let http_addr = match shared.config.http_port {
+        Some(port) => {
+            let addr = format!("{}:{}", shared.config.http_host, port);
+            let l = TcpListener::bind(&addr)
+                .await
+                .map_err(|source| StartError::MonitorListen {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            let a = l
+                .local_addr()
+                .map_err(|source| StartError::MonitorListen { addr, source })?;
+            *shared.http_addr.lock() = Some(a);
+            shared.tasks.spawn(crate::monitor::serve(shared.clone(), l));
+            info!(addr = %a, "Starting http monitor");
+            Some(a)
+        }
+        None => None,
+    };
+
+    info!(addr = %client_addr, "Listening for client connections");
+    info!(server_id = %shared.id, name = %shared.name, "Server is ready");
+    shared.tasks.spawn(accept_loop(shared.clone(), listener));
+    Ok(RunningServer {
+        shared,
+        client_addr,
+        http_addr,
+    })
+}
+
+async fn accept_loop(server: Arc<ServerShared>, listener: TcpListener) {
+    loop {
+        let accepted = tokio::select! {
+            _ = server.shutdown.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let (stream, _) = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                error!(error = %e, "error accepting client connection");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if server.clients.read().len() >= server.config.max_connections {
+            warn!("maximum connections exceeded, refusing a client");
+            let mut b = bytes::BytesMut::new();
+            encode::err(&mut b, "maximum connections exceeded");
+            server.tasks.spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut s = stream;
+                let _ = s.write_all(&b).await;
+                let _ = s.shutdown().await;
+            });
+            continue;
+        }
+        let cid = server.next_cid.fetch_add(1, Ordering::Relaxed);
+        server
+            .tasks
+            .spawn(connection::serve(server.clone(), stream, cid));
+    }
+    info!("client listener closed");
+}

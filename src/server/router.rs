@@ -1,0 +1,140 @@
+//! Fan-out of one published message to the subscriptions that matched it.
+//!
+//! PERF-CRITICAL: runs for every published message. No allocation here: the match
+//! result comes from a cache, payloads are copied straight into each subscriber's
+//! outbound buffer, and writers are woken once per read batch through a [`FlushSet`].
+//! No info-level logging per message.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::protocol::encode;
+use crate::sublist::MatchResult;
+
+use super::client::{ClientHandle, CloseReason};
+use super::outbound::{FlushSet, PushError};
+use super::stats::ServerStats;
+use super::subscription::SubRef;
+
+/// A message on its way to subscribers. All parts borrow from the publisher's input.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    /// The NATS/1.0 header block, if the message has one.
+    pub headers: Option<&'a [u8]>,
+    pub payload: &'a [u8],
+}
+
+impl Message<'_> {
+    /// Size counted in statistics: headers plus payload.
+    pub fn size(&self) -> usize {
+        self.headers.map_or(0, |h| h.len()) + self.payload.len()
+    }
+}
+
+/// Where deliveries are counted and writers remembered for waking.
+pub struct DeliveryCtx<'a> {
+    pub stats: &'a ServerStats,
+    pub flush: &'a mut FlushSet<Arc<ClientHandle>>,
+    /// The publishing connection's id and whether it wants its own messages back.
+    pub publisher: Option<(u64, bool)>,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+/// Delivers `msg` to every plain subscription and one member of each queue group.
+pub fn deliver(result: &MatchResult<SubRef>, msg: &Message<'_>, ctx: &mut DeliveryCtx<'_>) {
+    for sub in &result.plain {
+        if echo_suppressed(sub, ctx) {
+            continue;
+        }
+        deliver_to(sub, msg, ctx);
+    }
+    for group in &result.queues {
+        let n = group.members.len();
+        if n == 0 {
+            continue;
+        }
+        let start = fastrand::usize(..n);
+        for i in 0..n {
+            let sub = &group.members[(start + i) % n];
+            if sub.is_removed() || sub.client.close.is_cancelled() || echo_suppressed(sub, ctx) {
+                continue;
+            }
+            if deliver_to(sub, msg, ctx) {
+                break;
+            }
+        }
+    }
+}
+
+#[inline]
+fn echo_suppressed(sub: &SubRef, ctx: &DeliveryCtx<'_>) -> bool {
+    matches!(ctx.publisher, Some((cid, false)) if cid == sub.client.cid)
+}
+
+/// Delivers to one subscription; false if it could not take the message.
+pub fn deliver_to(sub: &SubRef, msg: &Message<'_>, ctx: &mut DeliveryCtx<'_>) -> bool {
+    if sub.is_removed() {
+        return false;
+    }
+    let max = sub.max.load(Ordering::Relaxed);
+    let n = sub.delivered.fetch_add(1, Ordering::AcqRel) + 1;
+    if max > 0 && n > max {
+        return false;
+    }
+    let client = &sub.client;
+    let with_headers = client.headers.load(Ordering::Relaxed);
+    let res = client.out.push(|out| match msg.headers {
+        Some(h) if with_headers => {
+            encode::hmsg(out, msg.subject, &sub.sid, msg.reply, h, msg.payload)
+        }
+        _ => encode::msg(out, msg.subject, &sub.sid, msg.reply, msg.payload),
+    });
+    match res {
+        Ok(()) => {
+            let size = if with_headers {
+                msg.size()
+            } else {
+                msg.payload.len()
+            } as u64;
+            client.stats.add_out(1, size);
+            ctx.out_msgs += 1;
+            ctx.out_bytes += size;
+            ctx.flush.add(client);
+        }
+        Err(PushError::Closed) => return false,
+        Err(PushError::SlowConsumer) => {
+            ctx.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            ctx.stats
+                .slow_consumers_clients
+                .fetch_add(1, Ordering::Relaxed);
+            let name = client.meta.lock().name.clone();
+            tracing::warn!(cid = client.cid, name = %name, "Slow Consumer Detected: pending bytes over max_pending");
+            client.close_with(CloseReason::SlowConsumerPendingBytes);
+            return false;
+        }
+    }
+    if max > 0 && n >= max {
+        remove_subscription(sub);
+    }
+    true
+}
+
+/// Removes a subscription from its account's sublist and its client's sid table.
+pub fn remove_subscription(sub: &SubRef) {
+    if sub.removed.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let account = sub.client.account();
+    account
+        .sublist
+        .remove(&sub.subject, sub.queue.as_deref(), sub);
+    let mut subs = sub.client.subs.lock();
+    if let Some(cur) = subs.get(&sub.sid) {
+        if Arc::ptr_eq(cur, &sub.0) {
+            subs.remove(&sub.sid);
+        }
+    }
+}

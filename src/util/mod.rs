@@ -1,0 +1,4 @@
+//! Small helpers with no knowledge of the server: identifiers and time formatting.
+
+pub mod ids;
+pub mod time;

@@ -1,0 +1,159 @@
+//! Test helpers: start natrium in-process on ephemeral loopback ports, talk to it with
+//! raw sockets, and fetch monitoring endpoints over plain HTTP.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use natrium::config::Config;
+use natrium::server::{start, RunningServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A config bound to 127.0.0.1 with ephemeral client and monitoring ports.
+pub fn test_config() -> Config {
+    Config {
+        host: "127.0.0.1".into(),
+        port: 0,
+        http_host: "127.0.0.1".into(),
+        http_port: Some(0),
+        ..Config::default()
+    }
+}
+
+pub async fn start_server(cfg: Config) -> RunningServer {
+    start(cfg).await.expect("server starts")
+}
+
+pub async fn start_default() -> RunningServer {
+    start_server(test_config()).await
+}
+
+/// A raw protocol connection that has read the server's INFO line.
+pub struct Raw {
+    pub stream: TcpStream,
+    pub info: serde_json::Value,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub async fn connect(srv: &RunningServer) -> Raw {
+        let stream = TcpStream::connect(srv.client_addr).await.expect("connect");
+        let mut raw = Raw {
+            stream,
+            info: serde_json::Value::Null,
+            buf: Vec::new(),
+        };
+        let line = raw.read_line().await;
+        assert!(line.starts_with("INFO "), "first line is INFO: {line}");
+        raw.info =
+            serde_json::from_str(line.trim_start_matches("INFO ").trim()).expect("INFO json");
+        raw
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Reads one CRLF-terminated line (without CRLF).
+    pub async fn read_line(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.buf.drain(..i + 2).collect();
+                return String::from_utf8_lossy(&line[..i]).into_owned();
+            }
+            let mut tmp = vec![0u8; 8192];
+            let n = tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut tmp))
+                .await
+                .expect("line within 5s")
+                .expect("read");
+            assert!(
+                n > 0,
+                "connection closed while waiting for a line; have {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+    }
+
+    /// Reads everything the server sends within `wait` (or until it closes).
+    /// Returns the bytes and whether the server closed the connection.
+    pub async fn read_for(&mut self, wait: Duration) -> (Vec<u8>, bool) {
+        let mut out = std::mem::take(&mut self.buf);
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut tmp = vec![0u8; 65536];
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut tmp)).await {
+                Err(_) => return (out, false),
+                Ok(Ok(0)) | Ok(Err(_)) => return (out, true),
+                Ok(Ok(n)) => out.extend_from_slice(&tmp[..n]),
+            }
+        }
+    }
+
+    /// Sends `input` and returns what comes back within 300 ms.
+    pub async fn exchange(&mut self, input: &[u8]) -> (String, bool) {
+        self.send(input).await;
+        let (b, closed) = self.read_for(Duration::from_millis(300)).await;
+        (String::from_utf8_lossy(&b).into_owned(), closed)
+    }
+}
+
+/// GET `path` from the monitoring port; returns (status, body).
+pub async fn http_get(srv: &RunningServer, path: &str) -> (u16, String) {
+    let addr = srv.http_addr.expect("monitoring enabled");
+    let mut s = TcpStream::connect(addr).await.expect("connect http");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut resp = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut resp))
+        .await
+        .expect("http within 5s")
+        .expect("read");
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, dechunk(&body))
+}
+
+fn dechunk(body: &str) -> String {
+    // axum may answer with chunked encoding; decode it when present.
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let Some((size_line, after)) = rest.split_once("\r\n") else {
+            return body.to_string();
+        };
+        let Ok(size) = usize::from_str_radix(size_line.trim(), 16) else {
+            return body.to_string();
+        };
+        if size == 0 {
+            return out;
+        }
+        if after.len() < size {
+            return body.to_string();
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+}
+
+pub async fn http_json(srv: &RunningServer, path: &str) -> serde_json::Value {
+    let (status, body) = http_get(srv, path).await;
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: bad json {e}: {body}"))
+}
+
+/// Connects the official async-nats client.
+pub async fn client(srv: &RunningServer) -> async_nats::Client {
+    async_nats::connect(srv.client_url())
+        .await
+        .expect("async-nats connects")
+}
