@@ -32,7 +32,9 @@ async fn connect_once(
     url: &str,
     opts: async_nats::ConnectOptions,
 ) -> Result<async_nats::Client, async_nats::ConnectError> {
-    opts.connection_timeout(Duration::from_secs(2)).connect(url).await
+    opts.connection_timeout(Duration::from_secs(2))
+        .connect(url)
+        .await
 }
 
 fn user_pass_config() -> Config {
@@ -58,8 +60,14 @@ async fn user_password() {
         async_nats::ConnectOptions::with_user_and_password("app".into(), "wrong".into()),
     )
     .await;
-    let err = bad.err().expect("wrong password refused");
-    assert_eq!(err.kind(), async_nats::ConnectErrorKind::AuthorizationViolation, "{err}");
+    let Err(err) = bad else {
+        panic!("wrong password refused")
+    };
+    assert_eq!(
+        err.kind(),
+        async_nats::ConnectErrorKind::AuthorizationViolation,
+        "{err}"
+    );
     let none = connect_once(&srv.client_url(), async_nats::ConnectOptions::new()).await;
     assert!(none.is_err());
     let _ = connect_with; // keep the helper for variants below
@@ -101,7 +109,10 @@ async fn auth_timeout() {
     let srv = start_server(cfg).await;
     let mut c = Raw::connect(&srv).await;
     let (out, closed) = c.read_for(Duration::from_secs(2)).await;
-    assert_eq!(String::from_utf8_lossy(&out), "-ERR 'Authentication Timeout'\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "-ERR 'Authentication Timeout'\r\n"
+    );
     assert!(closed);
 }
 
@@ -110,16 +121,18 @@ async fn token() {
     let mut cfg = test_config();
     cfg.authorization.token = Some("t0ken".into());
     let srv = start_server(cfg).await;
-    assert!(
-        connect_once(&srv.client_url(), async_nats::ConnectOptions::with_token("t0ken".into()))
-            .await
-            .is_ok()
-    );
-    assert!(
-        connect_once(&srv.client_url(), async_nats::ConnectOptions::with_token("nope".into()))
-            .await
-            .is_err()
-    );
+    assert!(connect_once(
+        &srv.client_url(),
+        async_nats::ConnectOptions::with_token("t0ken".into())
+    )
+    .await
+    .is_ok());
+    assert!(connect_once(
+        &srv.client_url(),
+        async_nats::ConnectOptions::with_token("nope".into())
+    )
+    .await
+    .is_err());
 }
 
 #[tokio::test]
@@ -133,18 +146,22 @@ async fn bcrypt_password_and_token() {
         async_nats::ConnectOptions::with_user_and_password(u.to_string(), p.to_string())
     };
     assert!(connect_once(&url, ok("alice", "pw")).await.is_ok());
-    assert!(connect_once(&url, ok("alice", &hash)).await.is_err(), "the hash itself is not the password");
+    assert!(
+        connect_once(&url, ok("alice", &hash)).await.is_err(),
+        "the hash itself is not the password"
+    );
     assert!(connect_once(&url, ok("bob", "plain")).await.is_ok());
     assert!(connect_once(&url, ok("carol", "plain")).await.is_err());
 
     let mut cfg = test_config();
     cfg.authorization.token = Some(bcrypt::hash("tk", 4).unwrap());
     let srv = start_server(cfg).await;
-    assert!(
-        connect_once(&srv.client_url(), async_nats::ConnectOptions::with_token("tk".into()))
-            .await
-            .is_ok()
-    );
+    assert!(connect_once(
+        &srv.client_url(),
+        async_nats::ConnectOptions::with_token("tk".into())
+    )
+    .await
+    .is_ok());
 }
 
 fn accounts_config() -> Config {
@@ -189,7 +206,9 @@ async fn accounts_are_isolated() {
         .unwrap();
     assert_eq!(&m.payload[..], b"for A");
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), sub_b1.next()).await.is_err(),
+        tokio::time::timeout(Duration::from_millis(300), sub_b1.next())
+            .await
+            .is_err(),
         "account B must not see account A's message"
     );
     // Request with no responder in B even though A has one.
@@ -202,8 +221,17 @@ async fn accounts_are_isolated() {
     assert_eq!(v["connections"][0]["account"], "B");
     assert_eq!(v["connections"][0]["authorized_user"], "b1");
     let acc = common::http_json(&srv, "/accountz").await;
-    let names: Vec<_> = acc["accounts"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
-    assert!(names.contains(&"A".to_string()) && names.contains(&"B".to_string()) && names.contains(&"$SYS".to_string()));
+    let names: Vec<_> = acc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        names.contains(&"A".to_string())
+            && names.contains(&"B".to_string())
+            && names.contains(&"$SYS".to_string())
+    );
 }
 
 #[tokio::test]
@@ -225,7 +253,8 @@ async fn permissions_enforced() {
     cfg.authorization.users = vec![u];
     let srv = start_server(cfg).await;
     let mut c = Raw::connect(&srv).await;
-    c.send(b"CONNECT {\"verbose\":false,\"user\":\"limited\",\"pass\":\"p\"}\r\n").await;
+    c.send(b"CONNECT {\"verbose\":false,\"user\":\"limited\",\"pass\":\"p\"}\r\n")
+        .await;
     let (out, closed) = c
         .exchange(b"PUB allowed.x 0\r\n\r\nPUB allowed.secret 0\r\n\r\nPUB other 0\r\n\r\nSUB in.a 1\r\nSUB out 2\r\nSUB in.a q 3\r\nSUB in.> 4\r\nPING\r\n")
         .await;

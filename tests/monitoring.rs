@@ -15,12 +15,40 @@ async fn varz_fields() {
     c.flush().await.unwrap();
     let v = http_json(&srv, "/varz").await;
     for key in [
-        "server_id", "server_name", "version", "proto", "host", "port", "max_connections",
-        "ping_interval", "ping_max", "http_port", "auth_timeout", "max_control_line",
-        "max_payload", "max_pending", "write_deadline", "start", "now", "uptime", "mem",
-        "cores", "cpu", "connections", "total_connections", "routes", "in_msgs", "out_msgs",
-        "in_bytes", "out_bytes", "slow_consumers", "subscriptions", "config_load_time",
-        "system_account", "cluster", "jetstream",
+        "server_id",
+        "server_name",
+        "version",
+        "proto",
+        "host",
+        "port",
+        "max_connections",
+        "ping_interval",
+        "ping_max",
+        "http_port",
+        "auth_timeout",
+        "max_control_line",
+        "max_payload",
+        "max_pending",
+        "write_deadline",
+        "start",
+        "now",
+        "uptime",
+        "mem",
+        "cores",
+        "cpu",
+        "connections",
+        "total_connections",
+        "routes",
+        "in_msgs",
+        "out_msgs",
+        "in_bytes",
+        "out_bytes",
+        "slow_consumers",
+        "subscriptions",
+        "config_load_time",
+        "system_account",
+        "cluster",
+        "jetstream",
     ] {
         assert!(v.get(key).is_some(), "/varz has {key}");
     }
@@ -52,9 +80,25 @@ async fn connz_with_subs_limit_offset_and_closed() {
     assert_eq!(v["limit"], 1024);
     let c0 = &v["connections"][0];
     for key in [
-        "cid", "kind", "type", "ip", "port", "start", "last_activity", "rtt", "uptime", "idle",
-        "pending_bytes", "in_msgs", "out_msgs", "in_bytes", "out_bytes", "subscriptions",
-        "name", "lang", "version",
+        "cid",
+        "kind",
+        "type",
+        "ip",
+        "port",
+        "start",
+        "last_activity",
+        "rtt",
+        "uptime",
+        "idle",
+        "pending_bytes",
+        "in_msgs",
+        "out_msgs",
+        "in_bytes",
+        "out_bytes",
+        "subscriptions",
+        "name",
+        "lang",
+        "version",
     ] {
         assert!(c0.get(key).is_some(), "/connz connection has {key}: {c0}");
     }
@@ -68,13 +112,22 @@ async fn connz_with_subs_limit_offset_and_closed() {
     assert_eq!(v["offset"], 1);
     let c = &v["connections"][0];
     assert_eq!(c["name"], "c1");
-    let mut list: Vec<_> = c["subscriptions_list"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    let mut list: Vec<_> = c["subscriptions_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
     list.sort();
     assert_eq!(list, ["bar", "foo.1"]);
 
     let v = http_json(&srv, "/connz?subs=detail").await;
     let d = &v["connections"][0]["subscriptions_list_detail"];
-    assert!(d.as_array().unwrap().iter().any(|s| s["qgroup"] == "q" && s["sid"] == "2"));
+    assert!(d
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["qgroup"] == "q" && s["sid"] == "2"));
 
     drop(raws.pop());
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -98,17 +151,35 @@ async fn subsz_and_test_subject() {
     let _q = c.queue_subscribe("jobs", "w".into()).await.unwrap();
     c.flush().await.unwrap();
     let v = http_json(&srv, "/subsz").await;
-    for key in ["num_subscriptions", "num_cache", "num_inserts", "num_removes", "num_matches", "cache_hit_rate", "max_fanout", "avg_fanout"] {
+    for key in [
+        "num_subscriptions",
+        "num_cache",
+        "num_inserts",
+        "num_removes",
+        "num_matches",
+        "cache_hit_rate",
+        "max_fanout",
+        "avg_fanout",
+    ] {
         assert!(v.get(key).is_some(), "/subsz has {key}");
     }
     // async-nats also holds its own inbox subscription.
     assert!(v["num_subscriptions"].as_u64().unwrap() >= 3);
     let v = http_json(&srv, "/subsz?subs=1&test=orders.new").await;
-    let subjects: Vec<_> = v["subscriptions_list"].as_array().unwrap().iter().map(|s| s["subject"].as_str().unwrap().to_string()).collect();
+    let subjects: Vec<_> = v["subscriptions_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["subject"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(subjects.len(), 2, "{subjects:?}");
     assert!(subjects.contains(&"orders.*".to_string()));
     let v = http_json(&srv, "/subsz?subs=1").await;
-    assert!(v["subscriptions_list"].as_array().unwrap().iter().any(|s| s["qgroup"] == "w"));
+    assert!(v["subscriptions_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["qgroup"] == "w"));
     let (status, _) = http_get(&srv, "/subsz?test=orders.*").await;
     assert_eq!(status, 400);
 }
@@ -141,8 +212,15 @@ async fn prometheus_metrics() {
     c.flush().await.unwrap();
     let (status, body) = http_get(&srv, "/metrics").await;
     assert_eq!(status, 200);
-    for line in ["natrium_connections 1", "natrium_in_msgs_total 1", "natrium_out_msgs_total 1"] {
-        assert!(body.lines().any(|l| l == line), "metrics has {line:?}:\n{body}");
+    for line in [
+        "natrium_connections 1",
+        "natrium_in_msgs_total 1",
+        "natrium_out_msgs_total 1",
+    ] {
+        assert!(
+            body.lines().any(|l| l == line),
+            "metrics has {line:?}:\n{body}"
+        );
     }
     assert!(body.contains("# TYPE natrium_slow_consumers_total counter"));
     assert!(body.contains("natrium_subscriptions "));
@@ -155,7 +233,8 @@ async fn slow_consumer_is_closed_and_counted() {
     let srv = start_server(cfg).await;
     // A subscriber that never reads.
     let mut slow = Raw::connect(&srv).await;
-    slow.send(b"CONNECT {\"verbose\":false,\"name\":\"sleepy\"}\r\nSUB flood 1\r\nPING\r\n").await;
+    slow.send(b"CONNECT {\"verbose\":false,\"name\":\"sleepy\"}\r\nSUB flood 1\r\nPING\r\n")
+        .await;
     assert_eq!(slow.read_line().await, "PONG");
     let c = client(&srv).await;
     let payload = bytes::Bytes::from(vec![b'x'; 32 * 1024]);

@@ -45,7 +45,8 @@ fn op_strategy() -> impl Strategy<Value = Vec<u8>> {
         }),
         (token, token, proptest::collection::vec(any::<u8>(), 0..40)).prop_map(|(s, r, p)| {
             let hdr = b"NATS/1.0\r\nK: v\r\n\r\n";
-            let mut v = format!("HPUB {s} {r} {} {}\r\n", hdr.len(), hdr.len() + p.len()).into_bytes();
+            let mut v =
+                format!("HPUB {s} {r} {} {}\r\n", hdr.len(), hdr.len() + p.len()).into_bytes();
             v.extend_from_slice(hdr);
             v.extend_from_slice(&p);
             v.extend_from_slice(b"\r\n");

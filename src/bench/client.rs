@@ -11,10 +11,22 @@ use serde::Serialize;
 
 use super::error::BenchError;
 
-/// Capacity of a subscriber connection's per-subscription buffer inside
-/// `async-nats`; when it is full the client drops messages and reports a
-/// slow consumer, so it is set far above what a run can have in flight.
-pub const SUBSCRIPTION_CAPACITY: usize = 1 << 20;
+/// Smallest per-subscription buffer given to a subscriber connection
+/// (`async-nats`' own default is 65536 messages).
+pub const MIN_SUBSCRIPTION_CAPACITY: usize = 1 << 16;
+
+/// Per-subscription buffer for a subscriber that expects `expected`
+/// messages. When the buffer inside `async-nats` is full the client drops
+/// messages and reports a slow consumer; sized to the whole run it can
+/// never overflow (like `nats bench`'s unlimited pending limits). The
+/// channel allocates lazily, so only an actual backlog costs memory.
+pub fn subscription_capacity(expected: u64) -> usize {
+    let wanted = usize::try_from(expected)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1024);
+    // tokio's bounded channel accepts at most usize::MAX >> 3 permits.
+    wanted.clamp(MIN_SUBSCRIPTION_CAPACITY, usize::MAX >> 3)
+}
 
 /// Most event descriptions kept for the report.
 const MAX_NOTES: usize = 8;
@@ -40,7 +52,7 @@ pub struct EventCounts {
     pub server_errors: u64,
     /// Client-side errors reported by `async-nats`.
     pub client_errors: u64,
-    /// The first few event descriptions.
+    /// The first few distinct event descriptions.
     pub notes: Vec<String>,
 }
 
@@ -62,8 +74,9 @@ impl EventCounters {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut notes) = self.notes.lock() {
-            if notes.len() < MAX_NOTES {
-                notes.push(format!("{role}: {event}"));
+            let note = format!("{role}: {event}");
+            if notes.len() < MAX_NOTES && !notes.contains(&note) {
+                notes.push(note);
             }
         }
     }
@@ -123,13 +136,14 @@ impl Connector {
     }
 
     /// Connects connection number `index` (used to spread connections over
-    /// the URL list) named `natrium-bench-<role>`. `subscriber` raises the
-    /// subscription capacity to [`SUBSCRIPTION_CAPACITY`].
+    /// the URL list) named `natrium-bench-<role>`, with a per-subscription
+    /// buffer of `capacity` messages (see [`subscription_capacity`]) or the
+    /// client's default.
     pub async fn connect(
         &self,
         role: &str,
         index: usize,
-        subscriber: bool,
+        capacity: Option<usize>,
     ) -> Result<Client, BenchError> {
         let n = self.addrs.len().max(1);
         let mut addrs = self.addrs.clone();
@@ -146,8 +160,8 @@ impl Connector {
                 let role = event_role.clone();
                 async move { events.record(&role, &event) }
             });
-        if subscriber {
-            opts = opts.subscription_capacity(SUBSCRIPTION_CAPACITY);
+        if let Some(capacity) = capacity {
+            opts = opts.subscription_capacity(capacity);
         }
         if let (Some(user), Some(pass)) = (&self.auth.user, &self.auth.password) {
             opts = opts.user_and_password(user.clone(), pass.clone());
@@ -183,11 +197,19 @@ mod tests {
         c.record("sub-0", &Event::Connected);
         c.record("sub-0", &Event::SlowConsumer(1));
         c.record("sub-0", &Event::Disconnected);
+        c.record("sub-0", &Event::Disconnected);
         let s = c.snapshot();
-        assert_eq!((s.slow_consumers, s.disconnects), (1, 1));
+        assert_eq!((s.slow_consumers, s.disconnects), (1, 2));
         assert_eq!(s.notes.len(), 2);
         assert!(s.any());
         assert!(!EventCounts::default().any());
+    }
+
+    #[test]
+    fn capacity_covers_the_run() {
+        assert_eq!(subscription_capacity(0), MIN_SUBSCRIPTION_CAPACITY);
+        assert_eq!(subscription_capacity(3_000_000), 3_001_024);
+        assert_eq!(subscription_capacity(u64::MAX), usize::MAX >> 3);
     }
 
     #[test]

@@ -234,9 +234,16 @@ pub fn pin_process(cpu: usize) -> Result<(), BenchError> {
             unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
         if rc != 0 {
             let e = io::Error::last_os_error();
-            // A thread that exited meanwhile is not an error.
-            if e.raw_os_error() != Some(libc::ESRCH) {
-                return Err(err(e));
+            match e.raw_os_error() {
+                // A thread that exited meanwhile is not an error.
+                Some(libc::ESRCH) => {}
+                Some(libc::EINVAL) => {
+                    return Err(err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "no such CPU is available to this process",
+                    )))
+                }
+                _ => return Err(err(e)),
             }
         } else {
             pinned += 1;

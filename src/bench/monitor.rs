@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::task::{JoinError, JoinHandle};
 
+use super::report::group_digits;
+
 /// How often the progress bar and the watchdog look at the counters.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -60,6 +62,7 @@ impl Counters {
 /// The progress bar, or nothing when disabled or stderr is not a terminal.
 pub struct Progress {
     bar: Option<ProgressBar>,
+    started: Instant,
 }
 
 impl Progress {
@@ -67,21 +70,31 @@ impl Progress {
     /// stderr is a terminal.
     pub fn new(enabled: bool, len: u64, label: &str) -> Progress {
         if !enabled || !std::io::stderr().is_terminal() {
-            return Progress { bar: None };
+            return Progress {
+                bar: None,
+                started: Instant::now(),
+            };
         }
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-        let template =
-            "{prefix:>8} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {per_sec}";
+        let template = "{prefix:>8} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {msg}";
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style);
         }
         bar.set_prefix(label.to_string());
-        Progress { bar: Some(bar) }
+        Progress {
+            bar: Some(bar),
+            started: Instant::now(),
+        }
     }
 
     fn set(&self, pos: u64) {
         if let Some(bar) = &self.bar {
             bar.set_position(pos);
+            let secs = self.started.elapsed().as_secs_f64();
+            if secs > 0.0 {
+                let rate = (pos as f64 / secs).round() as u64;
+                bar.set_message(format!("{} msgs/s", group_digits(rate)));
+            }
         }
     }
 

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use tokio::sync::watch;
 
 use super::args::ReqrepPlan;
-use super::client::flush;
+use super::client::{flush, subscription_capacity};
 use super::error::BenchError;
 use super::latency::LatencyStats;
 use super::monitor::{supervise, Counters, Progress};
@@ -84,7 +84,11 @@ async fn start_responder(
     ctx: &Ctx,
     plan: &ReqrepPlan,
 ) -> Result<tokio::task::JoinHandle<()>, BenchError> {
-    let client = ctx.connector.connect("responder", 0, true).await?;
+    let capacity = subscription_capacity(plan.msgs);
+    let client = ctx
+        .connector
+        .connect("responder", 0, Some(capacity))
+        .await?;
     let mut sub = client
         .subscribe(Subject::from(plan.subject.as_str()))
         .await
@@ -122,7 +126,7 @@ pub(crate) async fn run(ctx: &Ctx, plan: &ReqrepPlan) -> Result<Measured, BenchE
     let mut handles = Vec::with_capacity(tasks);
     for c in 0..plan.clients {
         let role = format!("requester-{c}");
-        let client = ctx.connector.connect(&role, 1 + c, false).await?;
+        let client = ctx.connector.connect(&role, 1 + c, None).await?;
         if let Err(e) = client
             .request(shared.subject.clone(), shared.payload.clone())
             .await

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use tokio::sync::watch;
 
 use super::args::ThroughputPlan;
-use super::client::flush;
+use super::client::{flush, subscription_capacity};
 use super::error::BenchError;
 use super::monitor::{supervise, Counters, Progress};
 use super::report::{ClientStats, Rate};
@@ -139,7 +139,11 @@ pub(crate) async fn run(ctx: &Ctx, plan: &ThroughputPlan) -> Result<Measured, Be
     let mut subs = Vec::with_capacity(plan.subs);
     for j in 0..plan.subs {
         let role = format!("sub-{j}");
-        let client = ctx.connector.connect(&role, plan.pubs + j, true).await?;
+        let capacity = subscription_capacity(plan.msgs);
+        let client = ctx
+            .connector
+            .connect(&role, plan.pubs + j, Some(capacity))
+            .await?;
         let sub =
             client
                 .subscribe(subject.clone())
@@ -154,7 +158,7 @@ pub(crate) async fn run(ctx: &Ctx, plan: &ThroughputPlan) -> Result<Measured, Be
     let mut pubs = Vec::with_capacity(plan.pubs);
     for i in 0..plan.pubs {
         let role = format!("pub-{i}");
-        let client = ctx.connector.connect(&role, i, false).await?;
+        let client = ctx.connector.connect(&role, i, None).await?;
         flush(&client, &role).await?;
         pubs.push(client);
     }

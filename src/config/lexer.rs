@@ -279,11 +279,10 @@ impl<'a> Lexer<'a> {
                     ))
                 }
                 Some(')') if at_line_start => {
-                    let closes = match (self.peek(), self.peek2()) {
-                        (None, _) | (Some('\n'), _) => true,
-                        (Some('\r'), Some('\n')) | (Some('\r'), None) => true,
-                        _ => false,
-                    };
+                    let closes = matches!(
+                        (self.peek(), self.peek2()),
+                        (None, _) | (Some('\n'), _) | (Some('\r'), Some('\n') | None)
+                    );
                     if closes {
                         return Ok(self.src.get(start..here).unwrap_or("").to_string());
                     }

@@ -15,7 +15,7 @@ mod lexer;
 mod literal;
 pub mod model;
 mod parser;
-pub mod value;
+mod value;
 
 #[cfg(test)]
 mod tests;

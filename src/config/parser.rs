@@ -238,10 +238,8 @@ impl<'a, 's, 'e> Parser<'a, 's, 'e> {
             return self.end_of_entry(end, "include");
         }
         self.lx.skip_blanks();
-        let mut separator = false;
         if matches!(self.lx.peek(), Some('=' | ':')) {
             self.lx.bump();
-            separator = true;
             self.lx.skip_blanks();
         }
         let missing = |c: Option<char>| match c {
@@ -249,10 +247,10 @@ impl<'a, 's, 'e> Parser<'a, 's, 'e> {
             Some(c) => is_newline(c) || ",;]}".contains(c),
         };
         if missing(self.lx.peek()) || self.lx.at_comment() {
-            // Allow `key` followed by `{` on a following line (brace on its own line).
+            // Allow a map whose `{` is on a following line (brace on its own line).
             let mut look = self.lx.clone();
             look.skip_trivia();
-            if !separator && look.peek() == Some('{') {
+            if look.peek() == Some('{') {
                 self.lx = look;
             } else {
                 return Err(ConfigError::syntax(

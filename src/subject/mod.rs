@@ -28,9 +28,9 @@
 //! * No function allocates or panics, whatever the input.
 //! * Every predicate over subjects returns `false` when an argument is not a
 //!   valid subject (see each function for which validity it requires).
-//! * A wildcard character in the *subject* argument of [`matches`] is treated
+//! * A wildcard character in the *subject* argument of [`matches()`] is treated
 //!   as an ordinary token, exactly like the subscription trie does, so
-//!   `crate::sublist` and [`matches`] always agree.
+//!   `crate::sublist` and [`matches()`] always agree.
 
 /// Token separator.
 pub const SEP: u8 = b'.';

@@ -20,7 +20,7 @@
 //!   with 100k subscribers on one subject. Removing prunes empty nodes.
 //! * `matches` is always consistent with every `insert`/`remove` that has
 //!   returned: mutations hold the trie write lock while they update the trie
-//!   and invalidate the cache (see [`cache`] for the policy), and a cache
+//!   and invalidate the cache (policy in `cache.rs`), and a cache
 //!   miss stores its result while still holding the trie read lock. Lock
 //!   order is trie, then cache; a cache hit takes only the cache's read
 //!   lock, clones an `Arc` and does not allocate.

@@ -207,13 +207,15 @@ impl Conv {
                         "allow" => sp.allow = self.subjects(&name, &e.value, queue_ok)?,
                         "deny" => sp.deny = self.subjects(&name, &e.value, queue_ok)?,
                         _ if e.used_as_variable => {}
-                        _ => return Err(ConfigError::invalid(
-                            &e.key_pos,
-                            format!(
+                        _ => {
+                            return Err(ConfigError::invalid(
+                                &e.key_pos,
+                                format!(
                                 "unknown key '{}' in {key}: only 'allow' and 'deny' are permitted",
                                 e.key
                             ),
-                        )),
+                            ))
+                        }
                     }
                 }
             }

@@ -8,8 +8,10 @@ use super::*;
 fn defaults_when_empty() {
     let l = load("");
     assert!(l.warnings.is_empty());
-    let mut want = Config::default();
-    want.source = Some(PathBuf::from("/nonexistent-natrium-dir/test.conf"));
+    let want = Config {
+        source: Some(PathBuf::from("/nonexistent-natrium-dir/test.conf")),
+        ..Config::default()
+    };
     assert_eq!(l.config, want);
 }
 

@@ -41,12 +41,13 @@ fn comment_chars_inside_values_are_kept() {
 #[test]
 fn maps_in_all_forms() {
     let v = parse(
-        "a { x: 1 }\nb: { x: 2 }\nc = {x: 3}\nd{x:4}\ne\n{\n  x: 5\n}\nf { x: 6, y: 7; z: 8 }\ng {}\n",
+        "a { x: 1 }\nb: { x: 2 }\nc = {x: 3}\nd{x:4}\ne\n{\n  x: 5\n}\nf { x: 6, y: 7; z: 8 }\ng {}\nh: # c\n\n{ x: 9 }\n",
     );
     for (k, want) in [("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5), ("f", 6)] {
         assert_eq!(int(get(&v, &[k, "x"])), want, "{k}");
     }
     assert_eq!(int(get(&v, &["f", "z"])), 8);
+    assert_eq!(int(get(&v, &["h", "x"])), 9);
     assert_eq!(get(&v, &["g"]).as_map().map(Map::len), Some(0));
 }
 

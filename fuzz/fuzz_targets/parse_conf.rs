@@ -1,0 +1,10 @@
+//! Fuzzes the nats.conf parser: any text must give a value tree or an error, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = natrium::config::parse_value(text);
+    }
+});
