@@ -196,8 +196,8 @@ async fn accounts_are_isolated() {
     let b1 = connect_once(&url, login("b1")).await.unwrap();
     let mut sub_a2 = a2.subscribe("shared.subject").await.unwrap();
     let mut sub_b1 = b1.subscribe("shared.subject").await.unwrap();
-    a2.flush().await.unwrap();
-    b1.flush().await.unwrap();
+    common::barrier(&a2).await;
+    common::barrier(&b1).await;
     a1.publish("shared.subject", "for A".into()).await.unwrap();
     a1.flush().await.unwrap();
     let m = tokio::time::timeout(Duration::from_secs(2), sub_a2.next())
@@ -213,7 +213,7 @@ async fn accounts_are_isolated() {
     );
     // Request with no responder in B even though A has one.
     let _svc = a2.subscribe("svc").await.unwrap();
-    a2.flush().await.unwrap();
+    common::barrier(&a2).await;
     let err = b1.request("svc", "x".into()).await.unwrap_err();
     assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
     let v = common::http_json(&srv, "/connz?acc=B").await;

@@ -18,6 +18,16 @@ async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
         .expect("subscription open")
 }
 
+async fn wait_no_subscriptions(srv: &natrium::server::RunningServer) {
+    for _ in 0..100 {
+        if srv.shared.num_subscriptions() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("subscriptions left: {}", srv.shared.num_subscriptions());
+}
+
 async fn nothing_more(sub: &mut async_nats::Subscriber) {
     assert!(
         tokio::time::timeout(Duration::from_millis(200), sub.next())
@@ -108,7 +118,7 @@ async fn request_reply() {
     let srv = start_default().await;
     let responder = client(&srv).await;
     let mut svc = responder.subscribe("svc.echo").await.unwrap();
-    responder.flush().await.unwrap();
+    common::barrier(&responder).await;
     tokio::spawn(async move {
         while let Some(m) = svc.next().await {
             if let Some(r) = m.reply {
@@ -176,8 +186,7 @@ async fn auto_unsubscribe() {
     }
     assert_eq!(got, ["0", "1", "2"]);
     // The server removed it: no subscriptions remain.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(srv.shared.num_subscriptions(), 0);
+    wait_no_subscriptions(&srv).await;
 }
 
 #[tokio::test]
@@ -205,7 +214,7 @@ async fn hundred_thousand_messages_in_order() {
         .await
         .unwrap();
     let mut sub = sub_client.subscribe("seq").await.unwrap();
-    sub_client.flush().await.unwrap();
+    common::barrier(&sub_client).await;
     let pub_client = client(&srv).await;
     let n: u32 = 100_000;
     let publisher = tokio::spawn(async move {
@@ -238,8 +247,7 @@ async fn unsubscribe_stops_delivery() {
     next(&mut sub).await;
     sub.unsubscribe().await.unwrap();
     c.flush().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(srv.shared.num_subscriptions(), 0);
+    wait_no_subscriptions(&srv).await;
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -14,6 +15,32 @@ use super::account::Account;
 use super::outbound::Outbound;
 use super::stats::Counters;
 use super::subscription::Subscription;
+
+/// What is on the other end of a [`ClientHandle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// A client connection speaking the NATS protocol.
+    Client,
+    /// A service inside the server (JetStream API, system requests): messages go to a
+    /// bounded channel instead of a socket.
+    Internal,
+}
+
+/// A message delivered to an internal subscription: an owned copy, since it outlives
+/// the publisher's read buffer.
+#[derive(Debug, Clone)]
+pub struct InternalMsg {
+    pub subject: String,
+    pub reply: Option<String>,
+    pub headers: Option<Bytes>,
+    pub payload: Bytes,
+    /// The subscription's sid, so one service can tell its subscriptions apart.
+    pub sid: Bytes,
+}
+
+/// Where an internal client's messages go. Bounded: a full channel drops the message
+/// (core NATS is at-most-once) and counts it.
+pub type InternalSink = tokio::sync::mpsc::Sender<InternalMsg>;
 
 /// Identification and auth details, set at CONNECT.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +93,9 @@ impl CloseReason {
 /// State of one client shared across tasks.
 pub struct ClientHandle {
     pub cid: u64,
+    pub kind: ClientKind,
+    /// Set for [`ClientKind::Internal`]: where deliveries go.
+    pub internal: Option<InternalSink>,
     pub addr: SocketAddr,
     pub start: SystemTime,
     pub started: Instant,
@@ -99,6 +129,8 @@ impl ClientHandle {
     ) -> Self {
         ClientHandle {
             cid,
+            kind: ClientKind::Client,
+            internal: None,
             addr,
             start: SystemTime::now(),
             started: Instant::now(),
@@ -113,6 +145,26 @@ impl ClientHandle {
             close,
             reason: Mutex::new(None),
         }
+    }
+
+    /// A handle for a service inside the server whose deliveries go to `sink`.
+    pub fn new_internal(
+        cid: u64,
+        account: Arc<Account>,
+        sink: InternalSink,
+        close: CancellationToken,
+    ) -> Self {
+        let mut h = ClientHandle::new(
+            cid,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            account,
+            0,
+            close,
+        );
+        h.kind = ClientKind::Internal;
+        h.internal = Some(sink);
+        h.headers.store(true, Ordering::Relaxed);
+        h
     }
 
     /// Starts closing the connection for `reason` (the first reason wins).

@@ -12,6 +12,7 @@
 pub mod account;
 pub mod client;
 pub mod connection;
+pub mod internal;
 pub mod outbound;
 pub mod router;
 pub mod stats;

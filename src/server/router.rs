@@ -85,6 +85,9 @@ pub fn deliver_to(sub: &SubRef, msg: &Message<'_>, ctx: &mut DeliveryCtx<'_>) ->
         return false;
     }
     let client = &sub.client;
+    if let Some(sink) = &client.internal {
+        return deliver_internal(sub, sink, msg, ctx, max, n);
+    }
     let with_headers = client.headers.load(Ordering::Relaxed);
     let res = client.out.push(|out| match msg.headers {
         Some(h) if with_headers => {
@@ -116,6 +119,37 @@ pub fn deliver_to(sub: &SubRef, msg: &Message<'_>, ctx: &mut DeliveryCtx<'_>) ->
             return false;
         }
     }
+    if max > 0 && n >= max {
+        remove_subscription(sub);
+    }
+    true
+}
+
+/// Hands an owned copy of `msg` to an internal service's channel.
+fn deliver_internal(
+    sub: &SubRef,
+    sink: &super::client::InternalSink,
+    msg: &Message<'_>,
+    ctx: &mut DeliveryCtx<'_>,
+    max: u64,
+    n: u64,
+) -> bool {
+    let owned = super::client::InternalMsg {
+        subject: String::from_utf8_lossy(msg.subject).into_owned(),
+        reply: msg.reply.map(|r| String::from_utf8_lossy(r).into_owned()),
+        headers: msg.headers.map(bytes::Bytes::copy_from_slice),
+        payload: bytes::Bytes::copy_from_slice(msg.payload),
+        sid: bytes::Bytes::copy_from_slice(&sub.sid),
+    };
+    if sink.try_send(owned).is_err() {
+        ctx.stats.internal_dropped.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(subject = %String::from_utf8_lossy(msg.subject), "internal queue full, message dropped");
+        return false;
+    }
+    let size = msg.size() as u64;
+    sub.client.stats.add_out(1, size);
+    ctx.out_msgs += 1;
+    ctx.out_bytes += size;
     if max > 0 && n >= max {
         remove_subscription(sub);
     }

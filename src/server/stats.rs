@@ -57,4 +57,6 @@ pub struct ServerStats {
     pub total_connections: AtomicU64,
     pub slow_consumers: AtomicU64,
     pub slow_consumers_clients: AtomicU64,
+    /// Messages for internal services dropped because their queue was full.
+    pub internal_dropped: AtomicU64,
 }

@@ -157,3 +157,19 @@ pub async fn client(srv: &RunningServer) -> async_nats::Client {
         .await
         .expect("async-nats connects")
 }
+
+/// Waits until the server has processed everything this client sent before (async-nats'
+/// `flush` only empties the socket buffer): a message to a fresh inbox on the same
+/// connection comes back only after the earlier SUBs were applied.
+pub async fn barrier(c: &async_nats::Client) {
+    use futures::StreamExt;
+    let inbox = c.new_inbox();
+    let mut s = c.subscribe(inbox.clone()).await.expect("barrier subscribe");
+    c.publish(inbox, bytes::Bytes::new())
+        .await
+        .expect("barrier publish");
+    tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .expect("barrier within 5s")
+        .expect("barrier message");
+}
