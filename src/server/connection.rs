@@ -29,7 +29,9 @@ use super::router::{self, DeliveryCtx, Message};
 use super::subscription::{SubRef, Subscription};
 use super::ServerShared;
 
-const READ_CHUNK: usize = 32 * 1024;
+/// Smallest and largest read sizes of the adaptive read buffer.
+const MIN_READ: usize = 512;
+const MAX_READ: usize = 64 * 1024;
 const MATCH_CACHE_MAX: usize = 256;
 
 /// What the reader must do after an op that cannot be handled synchronously.
@@ -157,7 +159,10 @@ pub async fn serve(server: Arc<ServerShared>, stream: TcpStream, cid: u64) {
 
 impl Connection {
     async fn read_loop(&mut self, rd: &mut tokio::net::tcp::OwnedReadHalf) {
-        let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+        // The read buffer starts small (idle connections cost little) and adapts:
+        // it doubles while reads fill it, halves while they use a quarter of it.
+        let mut read_cap = MIN_READ;
+        let mut rbuf = BytesMut::with_capacity(read_cap);
         let first_ping = self.server.config.ping_interval.min(Duration::from_secs(2));
         let mut ping = tokio::time::interval_at(
             tokio::time::Instant::now() + first_ping,
@@ -169,9 +174,12 @@ impl Connection {
         tokio::pin!(auth_deadline);
         let close = self.handle.close.clone();
         loop {
-            if rbuf.capacity() - rbuf.len() < 4096 {
-                rbuf.reserve(READ_CHUNK);
+            if rbuf.is_empty() && rbuf.capacity() > 2 * read_cap {
+                rbuf = BytesMut::with_capacity(read_cap);
+            } else if rbuf.capacity() - rbuf.len() < read_cap / 2 {
+                rbuf.reserve(read_cap);
             }
+            let spare = rbuf.capacity() - rbuf.len();
             tokio::select! {
                 biased;
                 _ = close.cancelled() => break,
@@ -180,7 +188,12 @@ impl Connection {
                         self.handle.close_with(CloseReason::ClientClosed);
                         break;
                     }
-                    Ok(_) => {
+                    Ok(n) => {
+                        if n >= spare && read_cap < MAX_READ {
+                            read_cap *= 2;
+                        } else if n < read_cap / 4 && read_cap > MIN_READ {
+                            read_cap /= 2;
+                        }
                         if !self.process(&mut rbuf).await {
                             break;
                         }

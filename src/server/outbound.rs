@@ -40,7 +40,7 @@ impl Outbound {
     pub fn new(max_pending: usize) -> Self {
         Outbound {
             queue: Mutex::new(Queue {
-                data: BytesMut::with_capacity(4096),
+                data: BytesMut::new(),
                 closed: false,
             }),
             notify: Notify::new(),
@@ -114,7 +114,7 @@ pub async fn run_writer<W: tokio::io::AsyncWrite + Unpin>(
     mut w: W,
     write_deadline: Duration,
 ) -> WriterEnd {
-    let mut spare = BytesMut::with_capacity(4096);
+    let mut spare = BytesMut::new();
     let end = loop {
         let (has, closed) = out.take(&mut spare);
         if has {
@@ -125,8 +125,8 @@ pub async fn run_writer<W: tokio::io::AsyncWrite + Unpin>(
             }
             spare.clear();
             // Keep a large buffer from pinning memory after a burst.
-            if spare.capacity() > 1 << 20 {
-                spare = BytesMut::with_capacity(4096);
+            if spare.capacity() > 256 * 1024 {
+                spare = BytesMut::new();
             }
             continue;
         }

@@ -20,7 +20,7 @@ const UNINDEX_AT: usize = 8;
 
 pub(crate) struct Members<T> {
     items: Vec<T>,
-    index: Option<HashMap<T, usize>>,
+    index: Option<Box<HashMap<T, usize>>>,
 }
 
 impl<T> Default for Members<T> {
@@ -57,13 +57,13 @@ impl<T: Clone + Eq + Hash> Members<T> {
                 }
                 self.items.push(item);
                 if self.items.len() > INDEX_AT {
-                    self.index = Some(
+                    self.index = Some(Box::new(
                         self.items
                             .iter()
                             .enumerate()
                             .map(|(i, t)| (t.clone(), i))
                             .collect(),
-                    );
+                    ));
                 }
             }
         }

@@ -30,6 +30,7 @@
 //!   `Err`, `false` or an empty result.
 
 mod cache;
+mod children;
 mod error;
 mod members;
 mod node;

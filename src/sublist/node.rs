@@ -20,12 +20,13 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use super::children::Children;
 use super::members::Members;
 use super::result::MatchResult;
 use crate::subject;
 
 pub(crate) struct Node<T> {
-    literal: HashMap<Box<str>, Node<T>>,
+    literal: Children<T>,
     pwc: Option<Box<Node<T>>>,
     fwc: Option<Box<Node<T>>>,
     plain: Members<T>,
@@ -35,7 +36,7 @@ pub(crate) struct Node<T> {
 impl<T> Default for Node<T> {
     fn default() -> Self {
         Node {
-            literal: HashMap::new(),
+            literal: Children::default(),
             pwc: None,
             fwc: None,
             plain: Members::default(),
@@ -51,12 +52,12 @@ impl<T> Drop for Node<T> {
         if self.literal.is_empty() && self.pwc.is_none() && self.fwc.is_none() {
             return;
         }
-        fn take<T>(n: &mut Node<T>, stack: &mut Vec<Node<T>>) {
-            stack.extend(n.literal.drain().map(|(_, c)| c));
-            stack.extend(n.pwc.take().map(|c| *c));
-            stack.extend(n.fwc.take().map(|c| *c));
+        fn take<T>(n: &mut Node<T>, stack: &mut Vec<Box<Node<T>>>) {
+            stack.extend(n.literal.drain_nodes());
+            stack.extend(n.pwc.take());
+            stack.extend(n.fwc.take());
         }
-        let mut stack: Vec<Node<T>> = Vec::new();
+        let mut stack: Vec<Box<Node<T>>> = Vec::new();
         take(self, &mut stack);
         while let Some(mut n) = stack.pop() {
             take(&mut n, &mut stack);
@@ -96,13 +97,7 @@ impl<T: Clone + Eq + Hash> Node<T> {
         match tok {
             "*" => Some(self.pwc.get_or_insert_with(Default::default)),
             ">" => Some(self.fwc.get_or_insert_with(Default::default)),
-            _ => {
-                // Look up first so an existing child costs no key allocation.
-                if !self.literal.contains_key(tok) {
-                    self.literal.insert(tok.into(), Node::default());
-                }
-                self.literal.get_mut(tok)
-            }
+            _ => Some(self.literal.get_or_insert(tok)),
         }
     }
 
@@ -294,7 +289,7 @@ impl<T: Clone + Eq + Hash> Node<T> {
     }
 
     fn push_children<'a>(&'a self, stack: &mut Vec<(&'a Node<T>, &'a str, usize)>, len: usize) {
-        let literal = self.literal.iter().map(|(k, n)| (n, &**k, len));
+        let literal = self.literal.iter().map(|(k, n)| (n, k, len));
         stack.extend(literal);
         if let Some(n) = self.pwc.as_deref() {
             stack.push((n, "*", len));
