@@ -118,7 +118,7 @@ mod tests {
         }
         if let Some(index) = &m.index {
             assert_eq!(index.len(), m.items.len());
-            for (t, &i) in index {
+            for (t, &i) in index.iter() {
                 assert_eq!(&m.items[i], t);
             }
         }

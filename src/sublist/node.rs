@@ -307,7 +307,8 @@ impl<T: Clone + Eq + Hash> Node<T> {
         while let Some(node) = stack.pop() {
             let kids = node
                 .literal
-                .values()
+                .iter()
+                .map(|(_, n)| n)
                 .chain(node.pwc.as_deref())
                 .chain(node.fwc.as_deref());
             for child in kids {
