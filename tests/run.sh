@@ -22,6 +22,13 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# nats.py is the second official client the tests drive (tests/python_client.rs).
+if ! python3 -c "import nats" 2>/dev/null; then
+  python3 -m pip install --quiet nats-py 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages nats-py \
+    || echo "tests/run.sh: could not install nats-py; tests/python_client.rs will skip" >&2
+fi
+
 # Integration tests that start natrium as a process use the binary cargo builds for
 # them (CARGO_BIN_EXE_natrium).
 cargo test --release --all-targets "$@"
