@@ -28,8 +28,20 @@ async fn nats_py_core_features() {
         .expect("run python3");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "nats.py checks failed:\n{stdout}\n{stderr}");
-    for check in ["pubsub wildcard", "queue group", "request/reply", "headers", "no responders"] {
-        assert!(stdout.contains(&format!("OK {check}")), "missing {check}:\n{stdout}");
+    assert!(
+        out.status.success(),
+        "nats.py checks failed:\n{stdout}\n{stderr}"
+    );
+    for check in [
+        "pubsub wildcard",
+        "queue group",
+        "request/reply",
+        "headers",
+        "no responders",
+    ] {
+        assert!(
+            stdout.contains(&format!("OK {check}")),
+            "missing {check}:\n{stdout}"
+        );
     }
 }
