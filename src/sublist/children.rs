@@ -13,6 +13,9 @@ use super::node::Node;
 /// Switch from the vector to a map when a node has more children than this.
 const MAP_AT: usize = 8;
 
+// Boxing is deliberate here: it keeps `Node` (and so every parent's vector) small,
+// which is what makes a trie of 100k distinct subjects cheap in memory.
+#[allow(clippy::box_collection, clippy::vec_box)]
 pub(crate) enum Children<T> {
     Small(Vec<(Box<str>, Box<Node<T>>)>),
     Map(Box<HashMap<Box<str>, Box<Node<T>>>>),
@@ -106,6 +109,7 @@ impl<T> Children<T> {
     }
 
     /// Takes every child out (used to drop deep tries without recursion).
+    #[allow(clippy::vec_box)] // the nodes are already boxed; unboxing would move them
     pub(crate) fn drain_nodes(&mut self) -> Vec<Box<Node<T>>> {
         match std::mem::take(self) {
             Children::Small(v) => v.into_iter().map(|(_, n)| n).collect(),

@@ -20,6 +20,8 @@ const UNINDEX_AT: usize = 8;
 
 pub(crate) struct Members<T> {
     items: Vec<T>,
+    // Boxed so a node without an index (the common case) stays one word smaller.
+    #[allow(clippy::box_collection)]
     index: Option<Box<HashMap<T, usize>>>,
 }
 

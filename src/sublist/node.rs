@@ -52,6 +52,7 @@ impl<T> Drop for Node<T> {
         if self.literal.is_empty() && self.pwc.is_none() && self.fwc.is_none() {
             return;
         }
+        #[allow(clippy::vec_box)] // the children are stored boxed; keep them so
         fn take<T>(n: &mut Node<T>, stack: &mut Vec<Box<Node<T>>>) {
             stack.extend(n.literal.drain_nodes());
             stack.extend(n.pwc.take());
