@@ -34,7 +34,11 @@ fn users_of(needle: &str) -> Vec<String> {
             .collect::<Vec<_>>()
             .join("\n");
         if code.contains(needle) {
-            let rel = f.strip_prefix(src()).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = f
+                .strip_prefix(src())
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             hits.push(rel);
         }
     }
@@ -47,7 +51,10 @@ fn only_under(needle: &str, allowed: &[&str]) {
         .into_iter()
         .filter(|f| !allowed.iter().any(|a| f.starts_with(a)))
         .collect();
-    assert!(bad.is_empty(), "`{needle}` used outside {allowed:?}: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "`{needle}` used outside {allowed:?}: {bad:?}"
+    );
 }
 
 fn never_under(needle: &str, forbidden: &[&str]) {
@@ -71,7 +78,12 @@ fn openraft_only_in_raft() {
 #[test]
 fn pure_modules_do_no_io_and_spawn_nothing() {
     let pure = ["protocol/", "subject/", "sublist/", "config/"];
-    for needle in ["tokio::net", "tokio::spawn", "std::net::TcpStream", "tokio::task"] {
+    for needle in [
+        "tokio::net",
+        "tokio::spawn",
+        "std::net::TcpStream",
+        "tokio::task",
+    ] {
         never_under(needle, &pure);
     }
     // The config loader reads files (includes); the wire-format modules never do.
@@ -93,7 +105,10 @@ fn files_stay_small() {
     let mut files = Vec::new();
     rust_files(&src(), &mut files);
     for f in files {
-        let n = std::fs::read_to_string(&f).unwrap_or_default().lines().count();
+        let n = std::fs::read_to_string(&f)
+            .unwrap_or_default()
+            .lines()
+            .count();
         assert!(n <= 1500, "{} has {n} lines (budget 1,500)", f.display());
     }
 }
