@@ -10,9 +10,9 @@ use bytes::{BufMut, BytesMut};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 use prost::Message as _;
 
-use super::proto::{frame::Kind, Frame};
 #[cfg(test)]
 use super::proto::RoutedMsg;
+use super::proto::{frame::Kind, Frame};
 
 /// Bytes of the length prefix.
 pub const HEADER_LEN: usize = 4;
@@ -94,7 +94,13 @@ fn put_field(out: &mut BytesMut, tag: u32, data: &[u8]) {
 /// Appends a `Frame { msg: RoutedMsg { .. } }` built straight from borrowed parts,
 /// byte-identical to what prost would encode for the owned message.
 pub fn encode_msg(out: &mut BytesMut, m: &MsgParts<'_>, queues: &[&str]) {
-    let nonempty = |tag: u32, d: &[u8]| if d.is_empty() { 0 } else { field_len(tag, d.len()) };
+    let nonempty = |tag: u32, d: &[u8]| {
+        if d.is_empty() {
+            0
+        } else {
+            field_len(tag, d.len())
+        }
+    };
     let mut inner = nonempty(F_ACCOUNT, m.account) + nonempty(F_SUBJECT, m.subject);
     inner += m.reply.map_or(0, |r| nonempty(F_REPLY, r));
     inner += m.headers.map_or(0, |h| field_len(F_HEADERS, h.len()));
@@ -164,9 +170,19 @@ mod tests {
     #[test]
     fn encode_msg_matches_prost() {
         let cases = [
-            (Some(&b"r.1"[..]), Some(&b"NATS/1.0\r\n\r\n"[..]), &b"hello"[..], vec!["q"]),
+            (
+                Some(&b"r.1"[..]),
+                Some(&b"NATS/1.0\r\n\r\n"[..]),
+                &b"hello"[..],
+                vec!["q"],
+            ),
             (None, None, &b""[..], vec![]),
-            (Some(&b""[..]), Some(&b""[..]), &[7u8; 200][..], vec!["a", "bb"]),
+            (
+                Some(&b""[..]),
+                Some(&b""[..]),
+                &[7u8; 200][..],
+                vec!["a", "bb"],
+            ),
         ];
         for (reply, headers, payload, queues) in cases {
             let parts = MsgParts {
@@ -184,7 +200,9 @@ mod tests {
                 Kind::Msg(RoutedMsg {
                     account: "ACC".into(),
                     subject: "x.y".into(),
-                    reply: reply.map(|r| String::from_utf8_lossy(r).into_owned()).unwrap_or_default(),
+                    reply: reply
+                        .map(|r| String::from_utf8_lossy(r).into_owned())
+                        .unwrap_or_default(),
                     headers: headers.map(Bytes::copy_from_slice),
                     payload: Bytes::copy_from_slice(payload),
                     queues: queues.iter().map(|q| q.to_string()).collect(),

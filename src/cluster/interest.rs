@@ -56,7 +56,11 @@ impl LocalInterest {
         let key: Key = (subject.into(), queue.map(Into::into));
         let n = {
             let c = counts.entry(key).or_insert(0);
-            *c = if add { c.saturating_add(1) } else { c.saturating_sub(1) };
+            *c = if add {
+                c.saturating_add(1)
+            } else {
+                c.saturating_sub(1)
+            };
             *c
         };
         if n == 0 {
@@ -155,7 +159,8 @@ impl RemoteInterest {
 }
 
 fn remove(account: &Account, sub: &Arc<Subscription>) {
-    sub.removed.store(true, std::sync::atomic::Ordering::Release);
+    sub.removed
+        .store(true, std::sync::atomic::Ordering::Release);
     account
         .sublist
         .remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));

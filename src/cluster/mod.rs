@@ -147,7 +147,10 @@ impl Cluster {
     pub(crate) fn hello(&self, user: Option<String>, password: Option<String>) -> Hello {
         let (route_host, route_port) = match self.cfg.advertise.as_deref() {
             Some(a) => match a.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), p.parse().unwrap_or(self.listen.port() as u32)),
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.parse().unwrap_or(self.listen.port() as u32),
+                ),
                 None => (a.to_string(), self.listen.port() as u32),
             },
             None => (String::new(), self.listen.port() as u32),
@@ -189,7 +192,8 @@ impl Cluster {
 
     /// Why a peer's cluster name is refused, if it is.
     pub(crate) fn check_name(&self, hello: &Hello) -> Option<String> {
-        if self.name.is_empty() || hello.cluster_name.is_empty() || self.name == hello.cluster_name {
+        if self.name.is_empty() || hello.cluster_name.is_empty() || self.name == hello.cluster_name
+        {
             return None;
         }
         Some(format!(
@@ -271,7 +275,10 @@ impl Cluster {
     pub(crate) fn unregister(&self, server: &Arc<ServerShared>, route: &Arc<Route>) {
         {
             let mut p = self.peers.lock();
-            if p.routes.get(&route.peer_id).is_some_and(|r| r.rid == route.rid) {
+            if p.routes
+                .get(&route.peer_id)
+                .is_some_and(|r| r.rid == route.rid)
+            {
                 p.routes.remove(&route.peer_id);
             }
         }
@@ -352,11 +359,7 @@ impl Cluster {
 }
 
 /// Starts the route listener and the dialers of the configured routes.
-pub fn start(
-    server: &Arc<ServerShared>,
-    cluster: Arc<Cluster>,
-    listener: tokio::net::TcpListener,
-) {
+pub fn start(server: &Arc<ServerShared>, cluster: Arc<Cluster>, listener: tokio::net::TcpListener) {
     for account in server.accounts.iter() {
         account.interest.attach(cluster.clone());
     }

@@ -67,7 +67,8 @@ impl Route {
             Err(PushError::Closed) => {}
             Err(PushError::SlowConsumer) => {
                 warn!(peer = %self.peer_name, "route output queue full, closing route");
-                self.handle.close_with(CloseReason::SlowConsumerPendingBytes);
+                self.handle
+                    .close_with(CloseReason::SlowConsumerPendingBytes);
             }
         }
     }
@@ -399,7 +400,11 @@ async fn connection(
         cluster.unregister(&server, &route);
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         let reason = route.handle.close_reason().unwrap_or(reason);
-        info!(rid = route.rid, reason = reason.as_str(), "Route connection closed");
+        info!(
+            rid = route.rid,
+            reason = reason.as_str(),
+            "Route connection closed"
+        );
         Outcome::Served(route.peer_id.clone())
     }
     .instrument(span)
@@ -425,6 +430,10 @@ async fn handshake<'a>(
             write_frame(stream, Kind::Hello(cluster.hello(None, None))).await?;
             let hello = match read_frame(stream, buf, max).await? {
                 Kind::Hello(h) => h,
+                Kind::Reject(r) => {
+                    warn!(reason = %r.reason, "route refused by peer");
+                    return Ok(HandshakeEnd::Stop(Outcome::Rejected));
+                }
                 other => return Err(format!("expected Hello, got {}", kind_name(&other))),
             };
             if hello.node_id == cluster.node_id {
@@ -565,17 +574,23 @@ async fn read_loop(
     mut buf: BytesMut,
 ) -> CloseReason {
     let close = route.handle.close.clone();
-    let mut ping = tokio::time::interval_at(
-        tokio::time::Instant::now() + PING_INTERVAL,
-        PING_INTERVAL,
-    );
+    let mut ping =
+        tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pings_out = 0u32;
     let mut ping_sent: Option<Instant> = None;
     let mut flush: FlushSet<Arc<ClientHandle>> = FlushSet::new();
     loop {
         // Frames already buffered (e.g. right after the handshake) go first.
-        match process(server, cluster, route, &mut buf, &mut flush, &mut pings_out, &mut ping_sent) {
+        match process(
+            server,
+            cluster,
+            route,
+            &mut buf,
+            &mut flush,
+            &mut pings_out,
+            &mut ping_sent,
+        ) {
             Ok(()) => {}
             Err(e) => {
                 warn!(error = %e, "malformed input on route, closing it");
@@ -640,7 +655,9 @@ fn process(
             }
             Kind::RaftRpcResponse(r) => debug!(group = %r.group_id, "unexpected Raft RPC response"),
             Kind::Hello(_) | Kind::Welcome(_) | Kind::Reject(_) => {
-                return Err(FrameError::Malformed("handshake frame after handshake".into()))
+                return Err(FrameError::Malformed(
+                    "handshake frame after handshake".into(),
+                ))
             }
         }
     }

@@ -12,7 +12,12 @@ use crate::util::time::{go_duration, rfc3339};
 pub(crate) async fn routez(State(s): Shared, Query(q): Params) -> Response {
     let subs = q
         .get("subs")
-        .map(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True" | "detail"))
+        .map(|v| {
+            matches!(
+                v.as_str(),
+                "1" | "t" | "T" | "true" | "TRUE" | "True" | "detail"
+            )
+        })
         .unwrap_or(false);
     let routes = s.cluster.as_ref().map(|c| c.routes()).unwrap_or_default();
     let now_t = SystemTime::now();
