@@ -92,7 +92,7 @@ impl<'r> Forwards<'r> {
 }
 
 /// Picks one route member of a queue group (random start), if any.
-pub fn pick_route<'r>(members: &'r [SubRef], start: usize) -> Option<&'r SubRef> {
+pub fn pick_route(members: &[SubRef], start: usize) -> Option<&SubRef> {
     let n = members.len();
     (0..n)
         .map(|i| &members[(start + i) % n])

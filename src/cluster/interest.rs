@@ -97,10 +97,14 @@ impl LocalInterest {
     }
 }
 
-/// A route's view of its peer's interest: the subscriptions it inserted.
+/// (account, subject, queue or empty).
+type RemoteKey = (String, String, String);
+
+/// A route's view of its peer's interest: the subscriptions it inserted, with the
+/// peer's member count (queue weight).
 #[derive(Default)]
 pub(crate) struct RemoteInterest {
-    subs: Mutex<HashMap<(String, String, String), (Arc<Subscription>, u32)>>,
+    subs: Mutex<HashMap<RemoteKey, (Arc<Subscription>, u32)>>,
 }
 
 impl RemoteInterest {
