@@ -395,3 +395,100 @@ pub fn send_raft(cluster: &Cluster, node_id: &str, rpc: proto::RaftRpc) -> bool 
         None => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::account::Account;
+    use crate::server::client::ClientHandle;
+    use tokio_util::sync::CancellationToken;
+
+    fn cluster(id: &str) -> Cluster {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        Cluster::new(&Config::default(), &ClusterConfig::default(), id, id, a, a)
+    }
+
+    fn route(rid: u64, peer: &str, did_solicit: bool) -> Arc<Route> {
+        let a: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        let acc = Arc::new(Account::new("$G", false));
+        let h = ClientHandle::new(rid, a, acc, 1024, CancellationToken::new());
+        Arc::new(Route {
+            rid,
+            handle: Arc::new(h),
+            peer_id: peer.into(),
+            peer_name: peer.into(),
+            route_url: String::new(),
+            connect_urls: vec![],
+            did_solicit,
+            is_configured: false,
+            remote: a,
+            local: a,
+            rtt: Mutex::new(None),
+            remote_interest: Default::default(),
+        })
+    }
+
+    /// A and B dial each other at once; whichever order each sees the two connections
+    /// in, both keep the one dialled by A (the lower id).
+    #[test]
+    fn crossed_dials_keep_the_lower_ids_connection_on_both_ends() {
+        for order in [false, true] {
+            let a = cluster("A");
+            let b = cluster("B");
+            // On A: a1 = A dialled B, a2 = B dialled A. On B: the same two, mirrored.
+            let (a1, a2) = (route(1, "B", true), route(2, "B", false));
+            let (b1, b2) = (route(1, "A", false), route(2, "A", true));
+            let (first_a, second_a) = if order { (&a1, &a2) } else { (&a2, &a1) };
+            let (first_b, second_b) = if order { (&b2, &b1) } else { (&b1, &b2) };
+            assert!(a.register(first_a).is_ok());
+            let _ = a.register(second_a);
+            assert!(b.register(first_b).is_ok());
+            let _ = b.register(second_b);
+            assert_eq!(a.routes()[0].rid, 1, "A keeps its own dial");
+            assert_eq!(b.routes()[0].rid, 1, "B keeps A's dial");
+            assert_eq!(a.routes().len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_second_connection_from_the_same_dialer_replaces_a_stale_one() {
+        let b = cluster("B");
+        assert!(b.register(&route(1, "A", false)).is_ok());
+        let old = b.register(&route(2, "A", false)).unwrap();
+        assert_eq!(old.map(|r| r.rid), Some(1));
+        assert_eq!(b.routes()[0].rid, 2);
+    }
+
+    #[test]
+    fn reservations_stop_a_second_dial() {
+        let a = cluster("A");
+        assert!(a.reserve("B"));
+        assert!(!a.reserve("B"));
+        a.release("B");
+        assert!(a.register(&route(1, "B", true)).is_ok());
+        assert!(!a.reserve("B"), "connected peers are not dialled again");
+    }
+
+    #[test]
+    fn cluster_names_and_credentials_are_checked() {
+        let mut cfg = ClusterConfig {
+            name: Some("prod".into()),
+            ..Default::default()
+        };
+        cfg.authorization = Some(crate::config::RouteAuth {
+            user: "r".into(),
+            password: "p".into(),
+            timeout: Duration::from_secs(2),
+        });
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let c = Cluster::new(&Config::default(), &cfg, "A", "a", a, a);
+        let mut h = c.hello(Some("r".into()), Some("p".into()));
+        assert!(c.check_credentials(&h));
+        assert_eq!(c.check_name(&h), None);
+        h.password = "x".into();
+        assert!(!c.check_credentials(&h));
+        h.cluster_name = "dev".into();
+        let why = c.check_name(&h).unwrap();
+        assert!(why.contains("does not match"), "{why}");
+    }
+}
