@@ -467,3 +467,81 @@ async fn wrong_route_credentials_and_cluster_name_are_refused() {
         assert_eq!(n.num_routes().await, Some(0), "{} has no routes", n.name);
     }
 }
+
+/// Reads INFO lines from a raw protocol-1 client until one satisfies `ok`.
+async fn wait_info(
+    rd: &mut tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+    what: &str,
+    ok: impl Fn(&[String]) -> bool,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut line = String::new();
+        let left = deadline.saturating_duration_since(Instant::now());
+        let n = tokio::time::timeout(left, rd.read_line(&mut line))
+            .await
+            .unwrap_or_else(|_| panic!("no INFO with {what} in time"))
+            .expect("read");
+        assert!(n > 0, "connection closed");
+        if let Some(json) = line.strip_prefix("INFO ") {
+            let v: serde_json::Value = serde_json::from_str(json.trim()).expect("INFO json");
+            let urls: Vec<String> = v["connect_urls"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|u| u.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if ok(&urls) {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connected_clients_get_async_info_as_nodes_come_and_go() {
+    use tokio::io::AsyncWriteExt;
+    let mut nodes = cluster::Nodes::chain_stopped();
+    nodes[0].start();
+    // A protocol-1 client on n1 while n1 is alone.
+    let stream = {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::net::TcpStream::connect(("127.0.0.1", nodes[0].client_port)).await {
+                Ok(s) => break s,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "n1 does not start: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    };
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = tokio::io::BufReader::new(rd);
+    wr.write_all(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n")
+        .await
+        .unwrap();
+    wait_info(&mut rd, "no connect_urls", |u| u.is_empty()).await;
+
+    nodes[1].start();
+    nodes[2].start();
+    nodes.wait_mesh(&[0, 1, 2]).await;
+    let want: Vec<String> = nodes
+        .nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.client_port))
+        .collect();
+    wait_info(&mut rd, "three connect_urls", |u| {
+        u.len() == 3 && u[0] == want[0] && want.iter().all(|w| u.contains(w))
+    })
+    .await;
+
+    nodes[2].kill();
+    wait_info(&mut rd, "n3 gone from connect_urls", |u| {
+        u.len() == 2 && !u.contains(&want[2])
+    })
+    .await;
+}

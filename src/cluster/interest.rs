@@ -25,6 +25,10 @@ use super::Cluster;
 
 type Key = (Box<str>, Option<Box<str>>);
 
+/// Distinct (account, subject, queue) interests one route may carry; more are ignored
+/// with a warning, so a peer cannot grow this node's memory without bound.
+const MAX_REMOTE_INTEREST: usize = 1_000_000;
+
 /// Local subscriptions of one account, counted for the routes.
 #[derive(Default)]
 pub struct LocalInterest {
@@ -121,6 +125,14 @@ impl RemoteInterest {
         }
         if let Some(e) = subs.get_mut(&key) {
             e.1 = i.count;
+            return;
+        }
+        if subs.len() >= MAX_REMOTE_INTEREST {
+            tracing::warn!(
+                limit = MAX_REMOTE_INTEREST,
+                subject = %i.subject,
+                "peer interest over the limit, ignoring it"
+            );
             return;
         }
         let sub = Arc::new(Subscription::new(

@@ -219,6 +219,15 @@ impl Nodes {
     /// Three nodes chained by seed routes: n2 → n1, n3 → n2 (the mesh must complete
     /// itself through gossip), all started.
     pub fn chain() -> Nodes {
+        let mut nodes = Nodes::chain_stopped();
+        for n in &mut nodes.nodes {
+            n.start();
+        }
+        nodes
+    }
+
+    /// The same three nodes, configured but not started.
+    pub fn chain_stopped() -> Nodes {
         let dir = tempfile::tempdir().expect("tempdir");
         let auth = Some((ROUTE_USER, ROUTE_PASS));
         let n1 = make_node(
@@ -251,14 +260,11 @@ impl Nodes {
             },
             None,
         );
-        let mut nodes = Nodes {
-            nodes: vec![n1, n2, n3],
-            dir,
-        };
-        for n in &mut nodes.nodes {
-            n.start();
-        }
-        nodes
+        Nodes::chain_stopped_from(dir, vec![n1, n2, n3])
+    }
+
+    fn chain_stopped_from(dir: tempfile::TempDir, nodes: Vec<Node>) -> Nodes {
+        Nodes { nodes, dir }
     }
 
     /// Waits until every running node listed in `which` has routes to exactly the other
