@@ -179,8 +179,13 @@ pub(crate) async fn dial_explicit(server: Arc<ServerShared>, cluster: Arc<Cluste
                 return;
             }
             Outcome::AlreadyConnected(id) => {
+                // Connected, or another dial to that peer is mid-handshake: look again
+                // shortly instead of dialling in a loop.
                 peer = Some(id);
                 backoff = BACKOFF_MIN;
+                if !pause(&server, Duration::from_millis(250)).await {
+                    return;
+                }
                 continue;
             }
             Outcome::Served(id) => {
