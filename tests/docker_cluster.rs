@@ -53,6 +53,16 @@ impl Drop for Down {
     }
 }
 
+/// Prints why the test is skipped straight to stderr, past the test harness' output
+/// capture, so CI logs show it.
+fn skip(reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED docker_compose_cluster_forms_full_mesh: {reason}"
+    );
+}
+
 async fn num_routes(port: u16) -> Option<u64> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let fut = async {
@@ -78,11 +88,11 @@ async fn num_routes(port: u16) -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_compose_cluster_forms_full_mesh() {
     if !run(Command::new("docker").arg("info")).is_some_and(|o| o.status.success()) {
-        println!("SKIPPED docker_compose_cluster_forms_full_mesh: no Docker engine answers `docker info`");
+        skip("no Docker engine answers `docker info`");
         return;
     }
     let Some(compose) = compose_cmd() else {
-        println!("SKIPPED docker_compose_cluster_forms_full_mesh: neither `docker-compose` nor `docker compose` is available");
+        skip("neither `docker-compose` nor `docker compose` is available");
         return;
     };
     let tag = format!("natrium:test-{}", std::process::id());
