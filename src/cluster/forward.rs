@@ -91,12 +91,25 @@ impl<'r> Forwards<'r> {
     }
 }
 
-/// Picks one route member of a queue group (random start), if any.
-pub fn pick_route(members: &[SubRef], start: usize) -> Option<&SubRef> {
-    let n = members.len();
-    (0..n)
-        .map(|i| &members[(start + i) % n])
-        .find(|s| is_route(&s.client) && !s.is_removed() && !s.client.close.is_cancelled())
+/// Picks one route member of a queue group, weighted by the number of members the
+/// peer reported, if any route has one.
+pub fn pick_route(members: &[SubRef]) -> Option<&SubRef> {
+    let live =
+        |s: &&SubRef| is_route(&s.client) && !s.is_removed() && !s.client.close.is_cancelled();
+    let weight = |s: &SubRef| u64::from(s.weight.load(Ordering::Relaxed).max(1));
+    let total: u64 = members.iter().filter(live).map(weight).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut pick = fastrand::u64(..total);
+    for s in members.iter().filter(live) {
+        let w = weight(s);
+        if pick < w {
+            return Some(s);
+        }
+        pick -= w;
+    }
+    None
 }
 
 #[inline]

@@ -12,6 +12,7 @@
 //! route.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
@@ -125,6 +126,7 @@ impl RemoteInterest {
         }
         if let Some(e) = subs.get_mut(&key) {
             e.1 = i.count;
+            e.0.weight.store(i.count, Ordering::Relaxed);
             return;
         }
         if subs.len() >= MAX_REMOTE_INTEREST {
@@ -141,6 +143,7 @@ impl RemoteInterest {
             queue,
             i.account.as_bytes(),
         ));
+        sub.weight.store(i.count, Ordering::Relaxed);
         if account
             .sublist
             .insert(&i.subject, queue, SubRef(sub.clone()))

@@ -82,7 +82,7 @@ pub fn deliver(result: &MatchResult<SubRef>, msg: &Message<'_>, ctx: &mut Delive
             }
         }
         if !delivered {
-            if let Some(sub) = forward::pick_route(&group.members, start) {
+            if let Some(sub) = forward::pick_route(&group.members) {
                 routes.queue(sub, &group.name);
             }
         }
