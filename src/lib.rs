@@ -4,6 +4,7 @@
 //! - [`protocol`]: the client wire format; a pure, resumable parser and the encoder.
 //! - [`subject`], [`sublist`]: subject rules and the subscription trie with its cache.
 //! - [`server`]: accept loop, connections, accounts, message routing.
+//! - [`cluster`]: routes between nodes (port 6222), gossip, interest, forwarding.
 //! - [`auth`]: users, passwords, tokens, permissions.
 //! - [`config`]: nats.conf parsing into a typed [`config::Config`].
 //! - [`monitor`]: the HTTP monitoring endpoint.
@@ -17,6 +18,7 @@
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod monitor;
 pub mod protocol;

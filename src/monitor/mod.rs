@@ -7,6 +7,7 @@
 mod connz;
 mod metrics;
 mod query;
+mod routez;
 mod varz;
 
 use std::collections::HashMap;
@@ -35,7 +36,7 @@ pub async fn serve(server: Arc<ServerShared>, listener: TcpListener) {
         .route("/connz", get(connz::connz))
         .route("/subsz", get(connz::subsz))
         .route("/subscriptionsz", get(connz::subsz))
-        .route("/routez", get(routez))
+        .route("/routez", get(routez::routez))
         .route("/accountz", get(accountz))
         .route("/healthz", get(healthz))
         .route("/jsz", get(jsz))
@@ -84,16 +85,6 @@ async fn index() -> Response {
     }
     html.push_str("</ul></body></html>");
     ([(header::CONTENT_TYPE, "text/html")], html).into_response()
-}
-
-async fn routez(State(s): Shared) -> Response {
-    json_response(&json!({
-        "server_id": s.id,
-        "server_name": s.name,
-        "now": now(),
-        "num_routes": 0,
-        "routes": [],
-    }))
 }
 
 async fn accountz(State(s): Shared, Query(q): Params) -> Response {

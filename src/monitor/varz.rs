@@ -55,16 +55,20 @@ pub async fn varz(State(s): Shared) -> Response {
         0.0
     };
     let http = *s.http_addr.lock();
-    let cluster = match &c.cluster {
-        Some(cl) => json!({
+    let cluster = match (&c.cluster, &s.cluster) {
+        (Some(cl), Some(run)) => json!({
             "name": cl.name,
             "addr": cl.host,
-            "cluster_port": cl.port,
-            "urls": cl.routes,
+            "cluster_port": run.listen.port(),
+            "urls": run.configured_urls(),
             "auth_timeout": cl.authorization.as_ref().map_or(0.0, |a| a.timeout.as_secs_f64()),
             "pool_size": cl.pool_size,
         }),
-        None => json!({}),
+        _ => json!({}),
+    };
+    let (routes, connect_urls) = match &s.cluster {
+        Some(run) => (run.routes().len(), run.connect_urls()),
+        None => (0, Vec::new()),
     };
     let jetstream = match c.jetstream.as_ref().filter(|j| j.enabled) {
         Some(j) => json!({
@@ -119,7 +123,8 @@ pub async fn varz(State(s): Shared) -> Response {
         "cpu": cpu,
         "connections": s.clients.read().len(),
         "total_connections": s.stats.total_connections.load(Ordering::Relaxed),
-        "routes": 0,
+        "routes": routes,
+        "connect_urls": connect_urls,
         "remotes": 0,
         "leafnodes": 0,
         "in_msgs": m.in_msgs,

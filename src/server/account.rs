@@ -21,6 +21,8 @@ pub struct Account {
     pub stats: Counters,
     /// Whether JetStream is enabled for this account (used by the JetStream issue).
     pub jetstream: bool,
+    /// Local subscriptions counted for the cluster's routes.
+    pub interest: crate::cluster::LocalInterest,
 }
 
 impl Account {
@@ -30,6 +32,7 @@ impl Account {
             sublist: Sublist::new(),
             stats: Counters::default(),
             jetstream,
+            interest: Default::default(),
         }
     }
 }

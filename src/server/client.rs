@@ -24,6 +24,9 @@ pub enum ClientKind {
     /// A service inside the server (JetStream API, system requests): messages go to a
     /// bounded channel instead of a socket.
     Internal,
+    /// A route to another cluster node: its subscriptions stand for the peer's interest
+    /// (`sid` = account name) and deliveries are forwarded as route frames.
+    Route,
 }
 
 /// A message delivered to an internal subscription: an owned copy, since it outlives
@@ -50,6 +53,8 @@ pub struct ClientMeta {
     pub version: String,
     pub user: Option<String>,
     pub rtt: Option<Duration>,
+    /// The CONNECT `protocol` (1 = wants async INFO).
+    pub protocol: i64,
 }
 
 /// Why a connection closed, as /connz reports it.
@@ -68,6 +73,7 @@ pub enum CloseReason {
     MaxConnections,
     WriteError,
     ReadError,
+    DuplicateRoute,
 }
 
 impl CloseReason {
@@ -86,6 +92,7 @@ impl CloseReason {
             CloseReason::MaxConnections => "Maximum Connections Exceeded",
             CloseReason::WriteError => "Write Error",
             CloseReason::ReadError => "Read Error",
+            CloseReason::DuplicateRoute => "Duplicate Route",
         }
     }
 }

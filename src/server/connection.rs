@@ -395,6 +395,7 @@ impl Connection {
             m.lang = ci.lang.unwrap_or_default();
             m.version = ci.version.unwrap_or_default();
             m.user = outcome.user;
+            m.protocol = ci.protocol.unwrap_or(0);
         }
         self.connected = true;
         self.ok();
@@ -530,6 +531,7 @@ impl Connection {
             return Next::Continue;
         }
         self.handle.subs.lock().insert(sid.into(), sub);
+        self.account.interest.add(&self.account.name, subj, queue);
         self.ok();
         Next::Continue
     }

@@ -48,6 +48,8 @@ impl ServerShared {
             .subs
             .lock()
             .insert(sid.as_bytes().into(), sub.clone());
+        let account = client.account();
+        account.interest.add(&account.name, subject, queue);
         Ok(sub)
     }
 

@@ -57,6 +57,11 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot listen for routes on {addr}: {source}")]
+    RouteListen {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// A closed connection as /connz reports it.
@@ -95,6 +100,8 @@ pub struct ServerShared {
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
     pub config_load_time: SystemTime,
+    /// Routes to other nodes, when a `cluster` block (or `--cluster`) is configured.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl ServerShared {
@@ -114,6 +121,16 @@ impl ServerShared {
             jetstream: self.config.jetstream.as_ref().is_some_and(|j| j.enabled),
             client_id: Some(cid),
             client_ip: Some(addr.ip().to_string()),
+            cluster: self
+                .cluster
+                .as_ref()
+                .map(|c| c.name.clone())
+                .filter(|n| !n.is_empty()),
+            connect_urls: self
+                .cluster
+                .as_ref()
+                .map(|c| c.connect_urls())
+                .unwrap_or_default(),
             ..Default::default()
         };
         serde_json::to_vec(&info).unwrap_or_default()
@@ -194,6 +211,23 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         .map_err(|source| StartError::ClientListen { addr, source })?;
     let id = crate::util::ids::server_id();
     let name = config.server_name.clone().unwrap_or_else(|| id.clone());
+    let (cluster, route_listener) = match &config.cluster {
+        Some(cl) => {
+            let addr = format!("{}:{}", cl.host, cl.port);
+            let l = TcpListener::bind(&addr)
+                .await
+                .map_err(|source| StartError::RouteListen {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            let bound = l
+                .local_addr()
+                .map_err(|source| StartError::RouteListen { addr, source })?;
+            let c = crate::cluster::Cluster::new(&config, cl, &id, &name, bound, client_addr);
+            (Some(Arc::new(c)), Some(l))
+        }
+        None => (None, None),
+    };
     let shared = Arc::new(ServerShared {
         accounts: Accounts::from_config(&config),
         auth: Arc::new(Authenticator::from_config(&config)),
@@ -211,6 +245,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
         config_load_time: SystemTime::now(),
+        cluster,
     });
 
     let http_addr = match shared.config.http_port {
@@ -233,6 +268,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         None => None,
     };
 
+    if let (Some(c), Some(l)) = (shared.cluster.clone(), route_listener) {
+        info!(addr = %c.listen, cluster = %c.name, "Listening for route connections");
+        crate::cluster::start(&shared, c, l);
+    }
     info!(addr = %client_addr, "Listening for client connections");
     info!(server_id = %shared.id, name = %shared.name, "Server is ready");
     shared.tasks.spawn(accept_loop(shared.clone(), listener));

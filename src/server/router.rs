@@ -11,7 +11,9 @@ use std::sync::Arc;
 use crate::protocol::encode;
 use crate::sublist::MatchResult;
 
-use super::client::{ClientHandle, CloseReason};
+use crate::cluster::{forward, Forwards};
+
+use super::client::{ClientHandle, ClientKind, CloseReason};
 use super::outbound::{FlushSet, PushError};
 use super::stats::ServerStats;
 use super::subscription::SubRef;
@@ -44,8 +46,15 @@ pub struct DeliveryCtx<'a> {
 }
 
 /// Delivers `msg` to every plain subscription and one member of each queue group.
+/// Routes with matching interest get one frame each (see `cluster::forward`); a queue
+/// group goes to a route only when it has no local member that takes the message.
 pub fn deliver(result: &MatchResult<SubRef>, msg: &Message<'_>, ctx: &mut DeliveryCtx<'_>) {
+    let mut routes = Forwards::default();
     for sub in &result.plain {
+        if sub.client.kind == ClientKind::Route {
+            routes.plain(sub);
+            continue;
+        }
         if echo_suppressed(sub, ctx) {
             continue;
         }
@@ -57,15 +66,29 @@ pub fn deliver(result: &MatchResult<SubRef>, msg: &Message<'_>, ctx: &mut Delive
             continue;
         }
         let start = fastrand::usize(..n);
+        let mut delivered = false;
         for i in 0..n {
             let sub = &group.members[(start + i) % n];
-            if sub.is_removed() || sub.client.close.is_cancelled() || echo_suppressed(sub, ctx) {
+            if sub.client.kind == ClientKind::Route
+                || sub.is_removed()
+                || sub.client.close.is_cancelled()
+                || echo_suppressed(sub, ctx)
+            {
                 continue;
             }
             if deliver_to(sub, msg, ctx) {
+                delivered = true;
                 break;
             }
         }
+        if !delivered {
+            if let Some(sub) = forward::pick_route(&group.members) {
+                routes.queue(sub, &group.name);
+            }
+        }
+    }
+    if !routes.is_empty() {
+        routes.send(msg, ctx);
     }
 }
 
@@ -165,6 +188,11 @@ pub fn remove_subscription(sub: &SubRef) {
     account
         .sublist
         .remove(&sub.subject, sub.queue.as_deref(), sub);
+    if sub.client.kind != ClientKind::Route {
+        account
+            .interest
+            .remove(&account.name, &sub.subject, sub.queue.as_deref());
+    }
     let mut subs = sub.client.subs.lock();
     if let Some(cur) = subs.get(&sub.sid) {
         if Arc::ptr_eq(cur, &sub.0) {

@@ -1,7 +1,7 @@
 //! A subscription: what a SUB created, and the handle the sublist stores.
 
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::client::ClientHandle;
@@ -16,6 +16,8 @@ pub struct Subscription {
     pub max: AtomicU64,
     pub delivered: AtomicU64,
     pub removed: AtomicBool,
+    /// For a route's queue subscription: the peer's member count (queue weight).
+    pub weight: AtomicU32,
 }
 
 impl Subscription {
@@ -28,6 +30,7 @@ impl Subscription {
             max: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             removed: AtomicBool::new(false),
+            weight: AtomicU32::new(1),
         }
     }
 

@@ -1,0 +1,14 @@
+//! Compiles proto/*.proto with prost-build, using the protoc shipped by the
+//! protoc-bin-vendored crate so no system package is needed.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto/cluster.proto");
+    if std::env::var_os("PROTOC").is_none() {
+        let protoc = protoc_bin_vendored::protoc_bin_path()?;
+        std::env::set_var("PROTOC", protoc);
+    }
+    prost_build::Config::new()
+        .bytes(["."])
+        .compile_protos(&["proto/cluster.proto"], &["proto"])?;
+    Ok(())
+}
