@@ -6,6 +6,8 @@
 //! - [`server`]: accept loop, connections, accounts, message routing.
 //! - [`auth`]: users, passwords, tokens, permissions.
 //! - [`config`]: nats.conf parsing into a typed [`config::Config`].
+//! - [`jetstream`]: streams, the `$JS.API` surface, publish acks and limits.
+//! - [`store`]: the node's RocksDB (the only user of `rocksdb`), group commit.
 //! - [`monitor`]: the HTTP monitoring endpoint.
 //! - [`cli`]: command-line flags and how they override the file.
 //! - [`bench`]: `natrium bench`, the load generator.
@@ -18,9 +20,11 @@ pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod jetstream;
 pub mod monitor;
 pub mod protocol;
 pub mod server;
+pub mod store;
 pub mod subject;
 pub mod sublist;
 pub mod util;

@@ -3,7 +3,7 @@
 //! Owns: listening on the client port, every client connection and its subscriptions,
 //! the accounts' sublists, server statistics and the list of recently closed
 //! connections. Must not: parse bytes itself (that is `protocol`), open RocksDB or call
-//! openraft.
+//! openraft. `start` starts JetStream (`crate::jetstream`) when it is enabled.
 //!
 //! Shutdown is one tree: [`ServerShared::shutdown`] is the root token; every connection
 //! holds a child token, so cancelling the root stops accepting and closes each client
@@ -52,6 +52,8 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    JetStream(#[from] crate::jetstream::JetStreamError),
     #[error("cannot listen for monitoring on {addr}: {source}")]
     MonitorListen {
         addr: String,
@@ -95,6 +97,8 @@ pub struct ServerShared {
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
     pub config_load_time: SystemTime,
+    /// The JetStream subsystem, set at start when enabled.
+    pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
 }
 
 impl ServerShared {
@@ -211,7 +215,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
         config_load_time: SystemTime::now(),
+        jetstream: std::sync::OnceLock::new(),
     });
+    if let Some(js) = crate::jetstream::JetStream::start(&shared)? {
+        let _ = shared.jetstream.set(js);
+    }
 
     let http_addr = match shared.config.http_port {
         Some(port) => {
