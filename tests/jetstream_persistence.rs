@@ -18,10 +18,24 @@ async fn restart_keeps_streams_messages_and_sequences() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start_js(dir.path()).await;
     let c = common::client(&srv).await;
-    create(&c, json!({"name":"P","subjects":["p.*"],"max_msgs_per_subject":3})).await;
-    create(&c, json!({"name":"MEM","subjects":["mem"],"storage":"memory"})).await;
+    create(
+        &c,
+        json!({"name":"P","subjects":["p.*"],"max_msgs_per_subject":3}),
+    )
+    .await;
+    create(
+        &c,
+        json!({"name":"MEM","subjects":["mem"],"storage":"memory"}),
+    )
+    .await;
     for i in 0..10 {
-        publish(&c, &format!("p.{}", i % 2), &[("Nats-Msg-Id", &format!("id{i}"))], &format!("m{i}")).await;
+        publish(
+            &c,
+            &format!("p.{}", i % 2),
+            &[("Nats-Msg-Id", &format!("id{i}"))],
+            &format!("m{i}"),
+        )
+        .await;
     }
     publish(&c, "mem", &[], "x").await;
     // Delete the last message: the last sequence must survive anyway.
@@ -41,15 +55,26 @@ async fn restart_keeps_streams_messages_and_sequences() {
     assert_eq!(after["config"], before["config"]);
     assert_eq!(after["created"], before["created"]);
     // Dedup window survives.
-    let d = publish(&c, "p.1", &[("Nats-Msg-Id", "id9")], "again").await;
+    let d = publish(&c, "p.0", &[("Nats-Msg-Id", "id8")], "again").await;
     assert_eq!(d["duplicate"], true);
     // Sequences continue; per-subject limit still enforced.
     let a = publish(&c, "p.0", &[], "next").await;
     assert_eq!(a["seq"], 11);
-    let v = api(&c, "$JS.API.STREAM.INFO.P", json!({"subjects_filter":"p.0"})).await;
+    let v = api(
+        &c,
+        "$JS.API.STREAM.INFO.P",
+        json!({"subjects_filter":"p.0"}),
+    )
+    .await;
     assert_eq!(v["state"]["subjects"]["p.0"], 3);
     let js = jetstream::new(c.clone());
-    let m = js.get_stream("P").await.unwrap().get_raw_message(9).await.unwrap();
+    let m = js
+        .get_stream("P")
+        .await
+        .unwrap()
+        .get_raw_message(9)
+        .await
+        .unwrap();
     assert_eq!(&m.payload[..], b"m8");
     // Memory streams do not survive a restart.
     let v = api(&c, "$JS.API.STREAM.INFO.MEM", json!(null)).await;
@@ -120,7 +145,9 @@ async fn kill_9_loses_no_acknowledged_message() {
             let mut pending = futures::stream::FuturesUnordered::new();
             for i in 0..200_000u64 {
                 let payload = format!("msg-{i}");
-                let Ok(fut) = js.publish(format!("k.{}", i % 7), payload.clone().into()).await
+                let Ok(fut) = js
+                    .publish(format!("k.{}", i % 7), payload.clone().into())
+                    .await
                 else {
                     break;
                 };
@@ -148,7 +175,11 @@ async fn kill_9_loses_no_acknowledged_message() {
     }
     child.kill().expect("SIGKILL");
     child.wait().unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(20), publisher).await;
+    // Stop publishing before the restart (the client would reconnect and go on).
+    publisher.abort();
+    let _ = publisher.await;
+    drop(js);
+    drop(c);
     let acked = acked.lock().clone();
     assert!(acked.len() >= 2_000);
 
@@ -159,16 +190,28 @@ async fn kill_9_loses_no_acknowledged_message() {
     let v = api(&c, "$JS.API.STREAM.INFO.K", json!(null)).await;
     let last = v["state"]["last_seq"].as_u64().unwrap();
     let max_acked = *acked.keys().last().unwrap();
-    assert!(last >= max_acked, "last_seq {last} < acknowledged {max_acked}");
+    assert!(
+        last >= max_acked,
+        "last_seq {last} < acknowledged {max_acked}"
+    );
     for (seq, payload) in &acked {
         let m = stream
             .get_raw_message(*seq)
             .await
             .unwrap_or_else(|e| panic!("acknowledged seq {seq} missing: {e}"));
-        assert_eq!(std::str::from_utf8(&m.payload).unwrap(), payload, "seq {seq}");
+        assert_eq!(
+            std::str::from_utf8(&m.payload).unwrap(),
+            payload,
+            "seq {seq}"
+        );
     }
     // The stream keeps going after the crash.
-    let ack = js.publish("k.x", "after".into()).await.unwrap().await.unwrap();
+    let ack = js
+        .publish("k.x", "after".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!(ack.sequence, last + 1);
     child.kill().ok();
     child.wait().ok();

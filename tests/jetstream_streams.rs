@@ -30,7 +30,7 @@ async fn create_info_update_delete_with_async_nats() {
         .unwrap();
     let info = s.info().await.unwrap();
     assert_eq!(info.config.name, "ORDERS");
-    assert_eq!(info.config.max_msgs, -1);
+    assert_eq!(info.config.max_messages, -1);
     assert_eq!(info.config.duplicate_window, Duration::from_secs(120));
     assert_eq!(info.state.messages, 0);
     for i in 0..5 {
@@ -44,7 +44,14 @@ async fn create_info_update_delete_with_async_nats() {
         assert_eq!(ack.sequence, i + 1);
         assert!(!ack.duplicate);
     }
-    let info = js.get_stream("ORDERS").await.unwrap().info().await.unwrap().clone();
+    let info = js
+        .get_stream("ORDERS")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .clone();
     assert_eq!(info.state.messages, 5);
     assert_eq!(info.state.first_sequence, 1);
     assert_eq!(info.state.last_sequence, 5);
@@ -69,12 +76,12 @@ async fn create_info_update_delete_with_async_nats() {
         .update_stream(stream::Config {
             name: "ORDERS".into(),
             subjects: vec!["orders.>".into(), "more".into()],
-            max_msgs: 3,
+            max_messages: 3,
             ..Default::default()
         })
         .await
         .unwrap();
-    assert_eq!(updated.config.max_msgs, 3);
+    assert_eq!(updated.config.max_messages, 3);
     assert_eq!(updated.state.messages, 3, "the new limit applies at once");
     js.publish("more", "y".into()).await.unwrap().await.unwrap();
     let names: Vec<String> = js.stream_names().try_collect().await.unwrap();
@@ -83,8 +90,7 @@ async fn create_info_update_delete_with_async_nats() {
     let v = api(&c, "$JS.API.STREAM.INFO.ORDERS", json!(null)).await;
     assert_eq!(err_code(&v), 10059);
     assert_eq!(
-        v["type"],
-        "io.nats.jetstream.api.v1.stream_info_response",
+        v["type"], "io.nats.jetstream.api.v1.stream_info_response",
         "{v}"
     );
     drop(s.info().await);
@@ -96,18 +102,38 @@ async fn api_error_codes() {
     let srv = start_js(dir.path()).await;
     let c = common::client(&srv).await;
     create(&c, json!({"name":"A","subjects":["a.>"]})).await;
-    let v = api(&c, "$JS.API.STREAM.CREATE.B", json!({"name":"B","subjects":["a.b"]})).await;
+    let v = api(
+        &c,
+        "$JS.API.STREAM.CREATE.B",
+        json!({"name":"B","subjects":["a.b"]}),
+    )
+    .await;
     assert_eq!(err_code(&v), 10065, "{v}");
     assert_eq!(v["error"]["code"], 400);
     let v = api(&c, "$JS.API.STREAM.CREATE.C", json!({"name":"D"})).await;
     assert_eq!(err_code(&v), 10056);
-    let v = api(&c, "$JS.API.STREAM.CREATE.R", json!({"name":"R","num_replicas":3})).await;
+    let v = api(
+        &c,
+        "$JS.API.STREAM.CREATE.R",
+        json!({"name":"R","num_replicas":3}),
+    )
+    .await;
     assert_eq!(err_code(&v), 10074);
-    let v = api(&c, "$JS.API.STREAM.CREATE.M", json!({"name":"M","mirror":{"name":"A"}})).await;
+    let v = api(
+        &c,
+        "$JS.API.STREAM.CREATE.M",
+        json!({"name":"M","mirror":{"name":"A"}}),
+    )
+    .await;
     assert_eq!(err_code(&v), 10052);
     let v = api(&c, "$JS.API.STREAM.CREATE.X", json!("garbage")).await;
     assert_eq!(err_code(&v), 10025);
-    let v = api(&c, "$JS.API.STREAM.CREATE.X", json!({"name":"X","max_age":5})).await;
+    let v = api(
+        &c,
+        "$JS.API.STREAM.CREATE.X",
+        json!({"name":"X","max_age":5}),
+    )
+    .await;
     assert_eq!(err_code(&v), 10052);
     let v = api(&c, "$JS.API.STREAM.MSG.GET.A", json!({"seq":1})).await;
     assert_eq!(err_code(&v), 10037);
@@ -145,13 +171,37 @@ async fn publish_dedup_and_expected_headers() {
     let ok = publish(&c, "s.b", &[("Nats-Expected-Last-Msg-Id", "m1")], "x").await;
     assert_eq!(ok["seq"], 3);
     // Per subject: s.b's last is 3, s.c has none (0).
-    let e = publish(&c, "s.b", &[("Nats-Expected-Last-Subject-Sequence", "2")], "x").await;
+    let e = publish(
+        &c,
+        "s.b",
+        &[("Nats-Expected-Last-Subject-Sequence", "2")],
+        "x",
+    )
+    .await;
     assert_eq!(err_code(&e), 10071);
-    let ok = publish(&c, "s.b", &[("Nats-Expected-Last-Subject-Sequence", "3")], "x").await;
+    let ok = publish(
+        &c,
+        "s.b",
+        &[("Nats-Expected-Last-Subject-Sequence", "3")],
+        "x",
+    )
+    .await;
     assert_eq!(ok["seq"], 4);
-    let ok = publish(&c, "s.c", &[("Nats-Expected-Last-Subject-Sequence", "0")], "x").await;
+    let ok = publish(
+        &c,
+        "s.c",
+        &[("Nats-Expected-Last-Subject-Sequence", "0")],
+        "x",
+    )
+    .await;
     assert_eq!(ok["seq"], 5);
-    let e = publish(&c, "s.c", &[("Nats-Expected-Last-Subject-Sequence", "0")], "x").await;
+    let e = publish(
+        &c,
+        "s.c",
+        &[("Nats-Expected-Last-Subject-Sequence", "0")],
+        "x",
+    )
+    .await;
     assert_eq!(err_code(&e), 10071);
     // Rollup needs allow_rollup_hdrs.
     let e = publish(&c, "s.c", &[("Nats-Rollup", "sub")], "x").await;
@@ -161,7 +211,7 @@ async fn publish_dedup_and_expected_headers() {
     let ack = js
         .send_publish(
             "s.d",
-            jetstream::context::Publish::build()
+            jetstream::message::PublishMessage::build()
                 .message_id("m9")
                 .payload("p".into()),
         )
@@ -173,7 +223,7 @@ async fn publish_dedup_and_expected_headers() {
     let ack = js
         .send_publish(
             "s.d",
-            jetstream::context::Publish::build()
+            jetstream::message::PublishMessage::build()
                 .message_id("m9")
                 .payload("p".into()),
         )
@@ -199,30 +249,51 @@ async fn limits_discard_old_and_new() {
     assert_eq!(v["state"]["first_seq"], 3);
     assert_eq!(v["state"]["last_seq"], 5);
 
-    create(&c, json!({"name":"NEW","subjects":["new.>"],"max_msgs":2,"discard":"new"})).await;
+    create(
+        &c,
+        json!({"name":"NEW","subjects":["new.>"],"max_msgs":2,"discard":"new"}),
+    )
+    .await;
     publish(&c, "new.a", &[], "x").await;
     publish(&c, "new.a", &[], "x").await;
     let e = publish(&c, "new.a", &[], "x").await;
     assert_eq!(err_code(&e), 10077);
     assert_eq!(e["error"]["description"], "maximum messages exceeded");
 
-    create(&c, json!({"name":"BYTES","subjects":["bytes"],"max_bytes":100,"discard":"new"})).await;
+    create(
+        &c,
+        json!({"name":"BYTES","subjects":["bytes"],"max_bytes":100,"discard":"new"}),
+    )
+    .await;
     publish(&c, "bytes", &[], &"x".repeat(50)).await;
     let e = publish(&c, "bytes", &[], &"x".repeat(50)).await;
     assert_eq!(err_code(&e), 10077);
     assert_eq!(e["error"]["description"], "maximum bytes exceeded");
 
-    create(&c, json!({"name":"SIZE","subjects":["size"],"max_msg_size":10})).await;
+    create(
+        &c,
+        json!({"name":"SIZE","subjects":["size"],"max_msg_size":10}),
+    )
+    .await;
     let e = publish(&c, "size", &[], &"x".repeat(11)).await;
     assert_eq!(err_code(&e), 10054);
     assert_eq!(publish(&c, "size", &[], "0123456789").await["seq"], 1);
 
-    create(&c, json!({"name":"PER","subjects":["per.*"],"max_msgs_per_subject":2})).await;
+    create(
+        &c,
+        json!({"name":"PER","subjects":["per.*"],"max_msgs_per_subject":2}),
+    )
+    .await;
     for _ in 0..4 {
         publish(&c, "per.a", &[], "x").await;
     }
     publish(&c, "per.b", &[], "x").await;
-    let v = api(&c, "$JS.API.STREAM.INFO.PER", json!({"subjects_filter":">"})).await;
+    let v = api(
+        &c,
+        "$JS.API.STREAM.INFO.PER",
+        json!({"subjects_filter":">"}),
+    )
+    .await;
     assert_eq!(v["state"]["messages"], 3);
     assert_eq!(v["state"]["subjects"], json!({"per.a":2,"per.b":1}));
 
@@ -233,7 +304,10 @@ async fn limits_discard_old_and_new() {
     .await;
     publish(&c, "pn.a", &[], "x").await;
     let e = publish(&c, "pn.a", &[], "x").await;
-    assert_eq!(e["error"]["description"], "maximum messages per subject exceeded");
+    assert_eq!(
+        e["error"]["description"],
+        "maximum messages per subject exceeded"
+    );
     assert_eq!(publish(&c, "pn.b", &[], "x").await["seq"], 2);
 }
 
@@ -242,9 +316,16 @@ async fn max_age_expires_on_a_timer() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start_js(dir.path()).await;
     let c = common::client(&srv).await;
-    create(&c, json!({"name":"AGE","subjects":["age"],"max_age":300_000_000})).await;
+    create(
+        &c,
+        json!({"name":"AGE","subjects":["age"],"max_age":300_000_000}),
+    )
+    .await;
     let v = api(&c, "$JS.API.STREAM.INFO.AGE", json!(null)).await;
-    assert_eq!(v["config"]["duplicate_window"], 300_000_000, "dup window capped by max_age");
+    assert_eq!(
+        v["config"]["duplicate_window"], 300_000_000,
+        "dup window capped by max_age"
+    );
     publish(&c, "age", &[], "x").await;
     publish(&c, "age", &[], "x").await;
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -269,8 +350,16 @@ async fn purge_variants() {
     for i in 0..10 {
         publish(&c, if i % 2 == 0 { "p.even" } else { "p.odd" }, &[], "x").await;
     }
-    let v = api(&c, "$JS.API.STREAM.PURGE.P", json!({"filter":"p.even","keep":2})).await;
-    assert_eq!(v, json!({"type":"io.nats.jetstream.api.v1.stream_purge_response","success":true,"purged":3}));
+    let v = api(
+        &c,
+        "$JS.API.STREAM.PURGE.P",
+        json!({"filter":"p.even","keep":2}),
+    )
+    .await;
+    assert_eq!(
+        v,
+        json!({"type":"io.nats.jetstream.api.v1.stream_purge_response","success":true,"purged":3})
+    );
     let v = api(&c, "$JS.API.STREAM.PURGE.P", json!({"seq":4})).await;
     assert_eq!(v["purged"], 1, "only seq 2 (odd) is left below 4: {v}");
     let v = api(&c, "$JS.API.STREAM.INFO.P", json!({"deleted_details":true})).await;
@@ -296,7 +385,11 @@ async fn get_delete_and_direct_get() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start_js(dir.path()).await;
     let c = common::client(&srv).await;
-    create(&c, json!({"name":"G","subjects":["g.>"],"allow_direct":true})).await;
+    create(
+        &c,
+        json!({"name":"G","subjects":["g.>"],"allow_direct":true}),
+    )
+    .await;
     publish(&c, "g.a", &[("X-Key", "v1")], "one").await;
     publish(&c, "g.b", &[], "two").await;
     publish(&c, "g.a", &[], "three").await;
@@ -308,11 +401,19 @@ async fn get_delete_and_direct_get() {
     assert_eq!(m.headers.get("X-Key").unwrap().as_str(), "v1");
     let m = s.get_last_raw_message_by_subject("g.a").await.unwrap();
     assert_eq!(m.sequence, 3);
-    let m = s.get_next_raw_message_by_subject("g.b", 1).await.unwrap();
+    let m = s.get_next_raw_message_by_subject("g.b").await.unwrap();
     assert_eq!(m.sequence, 2);
-    let v = api(&c, "$JS.API.STREAM.MSG.GET.G", json!({"next_by_subj":"g.*","seq":2})).await;
+    let v = api(
+        &c,
+        "$JS.API.STREAM.MSG.GET.G",
+        json!({"next_by_subj":"g.*","seq":2}),
+    )
+    .await;
     assert_eq!(v["message"]["seq"], 2);
-    assert_eq!(v["type"], "io.nats.jetstream.api.v1.stream_msg_get_response");
+    assert_eq!(
+        v["type"],
+        "io.nats.jetstream.api.v1.stream_msg_get_response"
+    );
     // Direct get.
     let m = s.direct_get(2).await.unwrap();
     assert_eq!(&m.payload[..], b"two");
@@ -322,14 +423,23 @@ async fn get_delete_and_direct_get() {
     assert!(s.direct_get(99).await.is_err());
     // Delete (erase and no_erase).
     assert!(s.delete_message(2).await.unwrap());
-    let v = api(&c, "$JS.API.STREAM.MSG.DELETE.G", json!({"seq":1,"no_erase":true})).await;
+    let v = api(
+        &c,
+        "$JS.API.STREAM.MSG.DELETE.G",
+        json!({"seq":1,"no_erase":true}),
+    )
+    .await;
     assert_eq!(v["success"], true);
     let v = api(&c, "$JS.API.STREAM.MSG.GET.G", json!({"seq":2})).await;
     assert_eq!(err_code(&v), 10037);
     let v = api(&c, "$JS.API.STREAM.INFO.G", json!(null)).await;
     assert_eq!(v["state"]["messages"], 1);
     assert_eq!(v["state"]["first_seq"], 3);
-    create(&c, json!({"name":"DD","subjects":["dd"],"deny_delete":true})).await;
+    create(
+        &c,
+        json!({"name":"DD","subjects":["dd"],"deny_delete":true}),
+    )
+    .await;
     publish(&c, "dd", &[], "x").await;
     let v = api(&c, "$JS.API.STREAM.MSG.DELETE.DD", json!({"seq":1})).await;
     assert!(v.get("error").is_some());
@@ -435,22 +545,40 @@ async fn kv_bucket_works_on_streams() {
 
 #[tokio::test]
 async fn disabled_account_gets_10039() {
+    use natrium::config::{AccountConfig, AccountJetStream, UserConfig};
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = js_common::js_config(dir.path());
-    let conf = r#"
-        accounts {
-            JS { users: [{user: a, password: a}], jetstream: enabled }
-            NOJS { users: [{user: b, password: b}] }
-        }
-    "#;
-    let parsed = natrium::config::load_str(conf, "t.conf", dir.path()).unwrap();
-    cfg.accounts = parsed.config.accounts;
+    let user = |u: &str| UserConfig {
+        user: u.into(),
+        password: Some("pw".into()),
+        permissions: None,
+    };
+    cfg.accounts = vec![
+        AccountConfig {
+            name: "JS".into(),
+            users: vec![user("jsuser")],
+            jetstream: Some(AccountJetStream {
+                enabled: true,
+                ..Default::default()
+            }),
+        },
+        AccountConfig {
+            name: "NOJS".into(),
+            users: vec![user("plain")],
+            jetstream: None,
+        },
+    ];
     let srv = common::start_server(cfg).await;
-    let url = format!("nats://b:b@127.0.0.1:{}", srv.client_addr.port());
-    let nojs = async_nats::connect(url).await.unwrap();
+    let login = |u: &str| async_nats::ConnectOptions::with_user_and_password(u.into(), "pw".into());
+    let nojs = login("plain").connect(srv.client_url()).await.unwrap();
     let v = api(&nojs, "$JS.API.INFO", json!(null)).await;
     assert_eq!(err_code(&v), 10039);
-    let url = format!("nats://a:a@127.0.0.1:{}", srv.client_addr.port());
-    let yes = async_nats::connect(url).await.unwrap();
+    assert_eq!(
+        v["error"]["description"],
+        "JetStream not enabled for account"
+    );
+    let v = api(&nojs, "$JS.API.STREAM.CREATE.Z", json!({"name":"Z"})).await;
+    assert_eq!(err_code(&v), 10039);
+    let yes = login("jsuser").connect(srv.client_url()).await.unwrap();
     create(&yes, json!({"name":"Z"})).await;
 }

@@ -110,7 +110,7 @@ fn response_type(rest: &str) -> &'static str {
 /// Parses an optional JSON body (empty = defaults).
 fn parse<T: for<'de> Deserialize<'de> + Default>(payload: &[u8]) -> Result<T, ApiError> {
     let trimmed = payload.trim_ascii();
-    if trimmed.is_empty() || trimmed == b"\"\"" {
+    if trimmed.is_empty() || trimmed == b"\"\"" || trimmed == b"null" || trimmed == b"{}" {
         return Ok(T::default());
     }
     serde_json::from_slice(trimmed).map_err(|e| ApiError::invalid_json(&e.to_string()))
@@ -174,7 +174,9 @@ async fn handle(
             .await
             .map(|()| json!({ "success": true })),
         ["STREAM", "INFO", name] => parse::<InfoRequest>(&m.payload).and_then(|r| {
-            let s = js.stream(account, name).ok_or_else(ApiError::stream_not_found)?;
+            let s = js
+                .stream(account, name)
+                .ok_or_else(ApiError::stream_not_found)?;
             let opts = InfoOpts {
                 subjects_filter: r.subjects_filter,
                 deleted_details: r.deleted_details,
@@ -242,7 +244,9 @@ async fn handle(
             Err(e) => Err(e),
         },
         ["STREAM", "MSG", "GET", name] => parse::<GetRequest>(&m.payload).and_then(|r| {
-            let s = js.stream(account, name).ok_or_else(ApiError::stream_not_found)?;
+            let s = js
+                .stream(account, name)
+                .ok_or_else(ApiError::stream_not_found)?;
             if !r.valid() {
                 return Err(ApiError::bad_request());
             }

@@ -155,7 +155,10 @@ impl StreamState {
 
     /// Removes one message; false if it was not there.
     fn remove_msg(&mut self, store: &mut dyn MsgStore, seq: u64) -> Result<bool, StoreError> {
-        if self.msgs == 0 || seq < self.first_seq || seq > self.last_seq || self.deleted.contains(&seq)
+        if self.msgs == 0
+            || seq < self.first_seq
+            || seq > self.last_seq
+            || self.deleted.contains(&seq)
         {
             return Ok(false);
         }
@@ -171,7 +174,10 @@ impl StreamState {
                 self.subjects.remove(&m.subject);
             } else if s.first == seq {
                 let last = s.last;
-                s.first = store.next_for_subject(&m.subject, seq + 1)?.unwrap_or(last).min(last);
+                s.first = store
+                    .next_for_subject(&m.subject, seq + 1)?
+                    .unwrap_or(last)
+                    .min(last);
             }
         }
         if self.msgs == 0 {
@@ -317,7 +323,9 @@ fn store_msg(
         }
     }
     if let Some(v) = hdr(h, b"Nats-Expected-Last-Sequence") {
-        let want: u64 = v.parse().map_err(|_| ApiError::wrong_last_sequence(st.last_seq))?;
+        let want: u64 = v
+            .parse()
+            .map_err(|_| ApiError::wrong_last_sequence(st.last_seq))?;
         if want != st.last_seq {
             return Err(ApiError::wrong_last_sequence(st.last_seq));
         }
@@ -499,7 +507,9 @@ fn purge(
             if s > st.last_seq {
                 st.last_seq = s - 1;
                 st.first_seq = s;
-                store.save_bounds(st.first_seq, st.last_seq).map_err(store_err)?;
+                store
+                    .save_bounds(st.first_seq, st.last_seq)
+                    .map_err(store_err)?;
             }
         }
     }

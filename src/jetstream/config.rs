@@ -146,7 +146,9 @@ impl StreamConfig {
             return Err(ApiError::replicas_not_supported());
         }
         if self.description.as_ref().is_some_and(|d| d.len() > 4096) {
-            return Err(ApiError::stream_config("stream description is too long, maximum allowed is 4096"));
+            return Err(ApiError::stream_config(
+                "stream description is too long, maximum allowed is 4096",
+            ));
         }
         if self.max_msgs == 0 {
             self.max_msgs = -1;
@@ -170,10 +172,13 @@ impl StreamConfig {
             return Err(ApiError::stream_config("max age needs to be >= 100ms"));
         }
         if self.duplicate_window < 0 {
-            return Err(ApiError::stream_config("duplicates window can not be negative"));
+            return Err(ApiError::stream_config(
+                "duplicates window can not be negative",
+            ));
         }
         if self.duplicate_window == 0 {
-            self.duplicate_window = if self.max_age != 0 && self.max_age < DEFAULT_DUPLICATE_WINDOW {
+            self.duplicate_window = if self.max_age != 0 && self.max_age < DEFAULT_DUPLICATE_WINDOW
+            {
                 self.max_age
             } else {
                 DEFAULT_DUPLICATE_WINDOW
@@ -223,7 +228,9 @@ impl StreamConfig {
         if let Some(m) = &self.metadata {
             let size: usize = m.iter().map(|(k, v)| k.len() + v.len()).sum();
             if size > 128 * 1024 {
-                return Err(ApiError::stream_config("stream metadata exceeds maximum size of 128 KiB"));
+                return Err(ApiError::stream_config(
+                    "stream metadata exceeds maximum size of 128 KiB",
+                ));
             }
         }
         Ok(self)
@@ -238,7 +245,9 @@ impl StreamConfig {
         if (self.retention == Retention::Workqueue) != (old.retention == Retention::Workqueue)
             && self.retention != old.retention
         {
-            return fail("stream configuration update can not change retention policy to/from workqueue");
+            return fail(
+                "stream configuration update can not change retention policy to/from workqueue",
+            );
         }
         if self.max_consumers != old.max_consumers {
             return fail("stream configuration update can not change max consumers");

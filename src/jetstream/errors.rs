@@ -50,7 +50,11 @@ impl ApiError {
         Self::new(400, 10056, "stream name in subject does not match request")
     }
     pub fn name_in_use() -> Self {
-        Self::new(400, 10058, "stream name already in use with a different configuration")
+        Self::new(
+            400,
+            10058,
+            "stream name already in use with a different configuration",
+        )
     }
     pub fn stream_not_found() -> Self {
         Self::new(404, 10059, "stream not found")
@@ -68,7 +72,11 @@ impl ApiError {
         Self::new(400, 10071, format!("wrong last sequence: {seq}"))
     }
     pub fn replicas_not_supported() -> Self {
-        Self::new(500, 10074, "replicas > 1 not supported in non-clustered mode")
+        Self::new(
+            500,
+            10074,
+            "replicas > 1 not supported in non-clustered mode",
+        )
     }
     pub fn store_failed(detail: impl Into<String>) -> Self {
         Self::new(503, 10077, detail)
@@ -80,7 +88,11 @@ impl ApiError {
         Self::new(400, 10109, "invalid operation on sealed stream")
     }
     pub fn invalid_stream_name() -> Self {
-        Self::new(400, 10128, "stream name is required and can not contain '.', '*', '>'")
+        Self::new(
+            400,
+            10128,
+            "stream name is required and can not contain '.', '*', '>'",
+        )
     }
     pub fn stream_update(detail: impl Into<String>) -> Self {
         Self::new(500, 10052, detail)

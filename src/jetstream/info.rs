@@ -67,7 +67,10 @@ pub fn state_json(st: &StreamState, opts: &InfoOpts) -> Value {
     if st.num_deleted() > 0 {
         m.insert("num_deleted".into(), json!(st.num_deleted()));
         if opts.deleted_details {
-            m.insert("deleted".into(), json!(st.deleted.iter().collect::<Vec<_>>()));
+            m.insert(
+                "deleted".into(),
+                json!(st.deleted.iter().collect::<Vec<_>>()),
+            );
         }
     }
     m.insert("consumer_count".into(), json!(0));

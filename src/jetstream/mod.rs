@@ -175,7 +175,16 @@ impl JetStream {
             };
             let store = stream::make_store(&self.db, m.id, m.config.storage);
             let state = StreamState::load(m.config.clone(), store.as_ref())?;
-            match Stream::start(server, &self.tasks, self.db.clone(), account.clone(), m.id, m.created, state, store) {
+            match Stream::start(
+                server,
+                &self.tasks,
+                self.db.clone(),
+                account.clone(),
+                m.id,
+                m.created,
+                state,
+                store,
+            ) {
                 Ok(s) => {
                     self.streams
                         .write()
@@ -356,7 +365,16 @@ impl JetStream {
         let created = stream::now_ns();
         let store = stream::make_store(&self.db, id, cfg.storage);
         let state = StreamState::new(cfg.clone());
-        let s = Stream::start(server, &self.tasks, self.db.clone(), account.clone(), id, created, state, store)?;
+        let s = Stream::start(
+            server,
+            &self.tasks,
+            self.db.clone(),
+            account.clone(),
+            id,
+            created,
+            state,
+            store,
+        )?;
         if let Err(e) = self.persist_meta(&s, &cfg) {
             s.stop(server);
             return Err(e);

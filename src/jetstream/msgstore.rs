@@ -24,7 +24,11 @@ pub struct StoredMsg {
 impl StoredMsg {
     /// Size as nats-server accounts it (subject + headers + payload + overhead).
     pub fn size(&self) -> u64 {
-        msg_size(&self.subject, self.headers.as_ref().map_or(0, |h| h.len()), self.payload.len())
+        msg_size(
+            &self.subject,
+            self.headers.as_ref().map_or(0, |h| h.len()),
+            self.payload.len(),
+        )
     }
 }
 

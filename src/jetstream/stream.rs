@@ -112,8 +112,14 @@ impl Stream {
         }
         if cfg.allow_direct {
             let d = String::from_utf8_lossy(DIRECT_SID);
-            add(&format!("$JS.API.DIRECT.GET.{}", self.name), format!("{d}0"))?;
-            add(&format!("$JS.API.DIRECT.GET.{}.>", self.name), format!("{d}1"))?;
+            add(
+                &format!("$JS.API.DIRECT.GET.{}", self.name),
+                format!("{d}0"),
+            )?;
+            add(
+                &format!("$JS.API.DIRECT.GET.{}.>", self.name),
+                format!("{d}1"),
+            )?;
         }
         Ok(())
     }
@@ -167,7 +173,9 @@ impl Stream {
             return None;
         }
         let due = st.first_ts.saturating_add(st.config.max_age);
-        Some(Duration::from_nanos(due.saturating_sub(now_ns()).max(0) as u64))
+        Some(Duration::from_nanos(
+            due.saturating_sub(now_ns()).max(0) as u64
+        ))
     }
 
     /// Looks a message up for MSG.GET / direct get.
@@ -347,7 +355,8 @@ async fn process_batch(
         stream.rearm.notify_one();
         if let Err(e) = stream.sync().await {
             // Nothing is acknowledged that is not durable.
-            let err = serde_json::to_vec(&info::pub_ack_error(&stream.name, &e)).unwrap_or_default();
+            let err =
+                serde_json::to_vec(&info::pub_ack_error(&stream.name, &e)).unwrap_or_default();
             for r in replies.iter_mut() {
                 if r.headers.is_none() {
                     r.body = err.clone();

@@ -253,7 +253,8 @@ impl Drop for Db {
 }
 
 fn cf_of(db: &DB, cf: Cf) -> Result<&rocksdb::ColumnFamily, StoreError> {
-    db.cf_handle(cf.name()).ok_or(StoreError::MissingCf(cf.name()))
+    db.cf_handle(cf.name())
+        .ok_or(StoreError::MissingCf(cf.name()))
 }
 
 fn sync_loop(db: &DB, rx: &Receiver<SyncWaiter>, interval: Option<Duration>) {
@@ -303,7 +304,11 @@ const CRC_TABLE: [u32; 256] = {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
             k += 1;
         }
         t[i] = c;
