@@ -559,6 +559,7 @@ async fn disabled_account_gets_10039() {
             users: vec![user("jsuser")],
             jetstream: Some(AccountJetStream {
                 enabled: true,
+                max_streams: Some(1),
                 ..Default::default()
             }),
         },
@@ -581,4 +582,8 @@ async fn disabled_account_gets_10039() {
     assert_eq!(err_code(&v), 10039);
     let yes = login("jsuser").connect(srv.client_url()).await.unwrap();
     create(&yes, json!({"name":"Z"})).await;
+    let v = api(&yes, "$JS.API.INFO", json!(null)).await;
+    assert_eq!(v["limits"]["max_streams"], 1);
+    let v = api(&yes, "$JS.API.STREAM.CREATE.Y", json!({"name":"Y"})).await;
+    assert_eq!(err_code(&v), 10027);
 }

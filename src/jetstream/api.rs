@@ -160,7 +160,7 @@ async fn handle(
     let kind = response_type(rest);
     let tokens: Vec<&str> = rest.split('.').collect();
     let res = match tokens.as_slice() {
-        ["INFO"] => Ok(js.account_info(account)),
+        ["INFO"] => Ok(js.account_info(server, account)),
         ["STREAM", "CREATE", name] => match parse_config(&m.payload, name) {
             Ok(cfg) => js.create_stream(server, account, cfg).await,
             Err(e) => Err(e),

@@ -265,10 +265,10 @@ impl JetStream {
     }
 
     /// The `$JS.API.INFO` body.
-    pub fn account_info(&self, account: &Account) -> Value {
+    pub fn account_info(&self, server: &ServerShared, account: &Account) -> Value {
         let u = self.usage(Some(&account.name));
         let (total, errors) = self.api_stats();
-        let lim = self.limits(account);
+        let lim = Self::limits(server, account);
         let mut v = json!({
             "memory": u.memory,
             "storage": u.storage,
@@ -295,9 +295,23 @@ impl JetStream {
     }
 
     /// (max_memory, max_storage, max_streams, max_consumers) for an account; -1 = none.
-    fn limits(&self, account: &Account) -> (i64, i64, i64, i64) {
-        let _ = account;
-        (-1, -1, -1, -1)
+    fn limits(server: &ServerShared, account: &Account) -> (i64, i64, i64, i64) {
+        let acc = server
+            .config
+            .accounts
+            .iter()
+            .find(|a| a.name == account.name)
+            .and_then(|a| a.jetstream.as_ref());
+        let lim = |v: Option<i64>| v.filter(|x| *x >= 0).unwrap_or(-1);
+        match acc {
+            Some(j) => (
+                lim(j.max_memory),
+                lim(j.max_file),
+                lim(j.max_streams),
+                lim(j.max_consumers),
+            ),
+            None => (-1, -1, -1, -1),
+        }
     }
 
     fn persist_meta(&self, s: &Stream, cfg: &StreamConfig) -> Result<(), ApiError> {
@@ -361,6 +375,10 @@ impl JetStream {
             return Err(ApiError::name_in_use());
         }
         self.check_overlap(account, &cfg)?;
+        let max_streams = Self::limits(server, account).2;
+        if max_streams >= 0 && self.stream_names(account, None).len() as i64 >= max_streams {
+            return Err(ApiError::max_streams());
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let created = stream::now_ns();
         let store = stream::make_store(&self.db, id, cfg.storage);
