@@ -251,4 +251,31 @@ mod tests {
         r[last] ^= 1;
         assert!(matches!(decode_record(&r), Err(StoreError::Corrupt(_))));
     }
+
+    #[test]
+    fn corrupt_record_in_the_database_is_reported_not_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), None).unwrap();
+        let mut fs = FileStore::new(db.clone(), 7);
+        let m = StoredMsg {
+            subject: "a".into(),
+            headers: None,
+            payload: Bytes::from_static(b"payload"),
+            ts: 1,
+        };
+        fs.put(1, &m).unwrap();
+        fs.put(2, &m).unwrap();
+        assert_eq!(fs.get(1).unwrap().unwrap(), m);
+        assert_eq!(fs.next_for_subject("a", 2).unwrap(), Some(2));
+        // Flip a payload byte behind the store's back.
+        let mut raw = db.get(Cf::Msgs, &msg_key(7, 1)).unwrap().unwrap();
+        let last = raw.len() - 1;
+        raw[last] ^= 0xff;
+        let mut b = Batch::default();
+        b.put(Cf::Msgs, msg_key(7, 1), raw);
+        db.write(b).unwrap();
+        assert!(matches!(fs.get(1), Err(StoreError::Corrupt(_))));
+        assert_eq!(fs.get(2).unwrap().unwrap(), m);
+        db.close();
+    }
 }
