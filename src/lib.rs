@@ -7,6 +7,8 @@
 //! - [`cluster`]: routes between nodes (port 6222), gossip, interest, forwarding.
 //! - [`auth`]: users, passwords, tokens, permissions.
 //! - [`config`]: nats.conf parsing into a typed [`config::Config`].
+//! - [`jetstream`]: streams, the `$JS.API` surface, publish acks and limits.
+//! - [`store`]: the node's RocksDB (the only user of `rocksdb`), group commit.
 //! - [`monitor`]: the HTTP monitoring endpoint.
 //! - [`cli`]: command-line flags and how they override the file.
 //! - [`bench`]: `natrium bench`, the load generator.
@@ -20,9 +22,11 @@ pub mod bench;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod jetstream;
 pub mod monitor;
 pub mod protocol;
 pub mod server;
+pub mod store;
 pub mod subject;
 pub mod sublist;
 pub mod util;

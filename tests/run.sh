@@ -11,6 +11,8 @@ command -v cc >/dev/null 2>&1 || need+=(build-essential)
 # libclang is what the rocksdb crate's bindings need; nats-server is the reference
 # that the benchmark comparison runs against.
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+# The rocksdb crate links the system RocksDB (.cargo/config.toml sets ROCKSDB_LIB_DIR).
+dpkg -s librocksdb-dev >/dev/null 2>&1 || need+=(librocksdb-dev)
 command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

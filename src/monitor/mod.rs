@@ -143,27 +143,96 @@ async fn healthz(State(s): Shared) -> Response {
         .into_response()
 }
 
-async fn jsz(State(s): Shared) -> Response {
-    let js = s.config.jetstream.as_ref().filter(|j| j.enabled);
-    json_response(&json!({
+/// Go's `strconv.ParseBool` truth values.
+fn flag(q: &HashMap<String, String>, key: &str) -> bool {
+    q.get(key)
+        .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"))
+}
+
+async fn jsz(State(s): Shared, Query(q): Params) -> Response {
+    let cfg = s.config.jetstream.as_ref().filter(|j| j.enabled);
+    let js = s.jetstream.get();
+    let usage = js.map(|j| j.usage(None)).unwrap_or_default();
+    let (total, errors) = js.map(|j| j.api_stats()).unwrap_or((0, 0));
+    let mut v = json!({
         "server_id": s.id,
         "now": now(),
         "disabled": js.is_none(),
         "config": {
-            "max_memory": js.and_then(|j| j.max_memory_store).unwrap_or(0),
-            "max_storage": js.and_then(|j| j.max_file_store).unwrap_or(0),
-            "store_dir": js.and_then(|j| j.store_dir.as_ref()).map(|p| p.display().to_string()).unwrap_or_default(),
+            "max_memory": cfg.and_then(|j| j.max_memory_store).unwrap_or(0),
+            "max_storage": cfg.and_then(|j| j.max_file_store).unwrap_or(0),
+            "store_dir": js.map(|j| j.store_dir.display().to_string()).unwrap_or_default(),
+            "sync_interval": cfg.map_or(0, |j| match j.sync_interval {
+                crate::config::SyncInterval::Always => 0,
+                crate::config::SyncInterval::Every(d) => d.as_nanos() as u64,
+            }),
         },
-        "memory": 0,
-        "storage": 0,
+        "memory": usage.memory,
+        "storage": usage.storage,
         "reserved_memory": 0,
         "reserved_storage": 0,
-        "accounts": 0,
+        "accounts": usage.accounts,
         "ha_assets": 0,
-        "api": { "total": 0, "errors": 0 },
-        "streams": 0,
+        "api": { "total": total, "errors": errors },
+        "streams": usage.streams,
         "consumers": 0,
-        "messages": 0,
-        "bytes": 0,
-    }))
+        "messages": usage.messages,
+        "bytes": usage.bytes,
+    });
+    let want_streams = flag(&q, "streams") || flag(&q, "consumers");
+    if let (Some(js), true) = (js, flag(&q, "accounts") || want_streams) {
+        let with_config = flag(&q, "config");
+        let with_consumers = flag(&q, "consumers");
+        let mut by_account: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+        for st in js.all_streams() {
+            let entry = by_account.entry(st.account.name.clone()).or_default();
+            if !want_streams {
+                continue;
+            }
+            let core = st.core.lock();
+            let mut d = json!({
+                "name": st.name,
+                "created": crate::jetstream::info::ts_string(st.created),
+                "cluster": { "leader": s.name },
+                "state": crate::jetstream::info::state_json(&core.state, &Default::default()),
+            });
+            if let Value::Object(o) = &mut d {
+                if with_config {
+                    o.insert("config".into(), json!(core.state.config));
+                }
+                if with_consumers {
+                    o.insert("consumer_detail".into(), json!([]));
+                }
+            }
+            entry.push(d);
+        }
+        let filter = q.get("acc");
+        let details: Vec<Value> = by_account
+            .into_iter()
+            .filter(|(a, _)| filter.map_or(true, |f| f == a))
+            .map(|(a, streams)| {
+                let u = js.usage(Some(&a));
+                let mut d = json!({
+                    "name": a,
+                    "id": a,
+                    "memory": u.memory,
+                    "storage": u.storage,
+                    "reserved_memory": 0,
+                    "reserved_storage": 0,
+                    "accounts": 1,
+                    "ha_assets": 0,
+                    "api": { "total": 0, "errors": 0 },
+                });
+                if let (Value::Object(o), true) = (&mut d, want_streams) {
+                    o.insert("stream_detail".into(), json!(streams));
+                }
+                d
+            })
+            .collect();
+        if let Value::Object(o) = &mut v {
+            o.insert("total".into(), json!(details.len()));
+            o.insert("account_details".into(), json!(details));
+        }
+    }
+    json_response(&v)
 }

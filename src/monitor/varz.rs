@@ -82,6 +82,7 @@ pub async fn varz(State(s): Shared) -> Response {
                 },
                 "sync_always": matches!(j.sync_interval, crate::config::SyncInterval::Always),
             },
+            "stats": js_stats(&s),
         }),
         None => json!({}),
     };
@@ -143,4 +144,22 @@ pub async fn varz(State(s): Shared) -> Response {
         "system_account": s.accounts.system_name(),
     });
     json_response(&v)
+}
+
+/// The `jetstream.stats` block of /varz.
+fn js_stats(s: &crate::server::ServerShared) -> serde_json::Value {
+    let Some(js) = s.jetstream.get() else {
+        return json!({});
+    };
+    let u = js.usage(None);
+    let (total, errors) = js.api_stats();
+    json!({
+        "memory": u.memory,
+        "storage": u.storage,
+        "reserved_memory": 0,
+        "reserved_storage": 0,
+        "accounts": u.accounts,
+        "ha_assets": 0,
+        "api": { "total": total, "errors": errors },
+    })
 }

@@ -3,7 +3,7 @@
 //! Owns: listening on the client port, every client connection and its subscriptions,
 //! the accounts' sublists, server statistics and the list of recently closed
 //! connections. Must not: parse bytes itself (that is `protocol`), open RocksDB or call
-//! openraft.
+//! openraft. `start` starts JetStream (`crate::jetstream`) when it is enabled.
 //!
 //! Shutdown is one tree: [`ServerShared::shutdown`] is the root token; every connection
 //! holds a child token, so cancelling the root stops accepting and closes each client
@@ -52,6 +52,8 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    JetStream(#[from] crate::jetstream::JetStreamError),
     #[error("cannot listen for monitoring on {addr}: {source}")]
     MonitorListen {
         addr: String,
@@ -102,6 +104,8 @@ pub struct ServerShared {
     pub config_load_time: SystemTime,
     /// Routes to other nodes, when a `cluster` block (or `--cluster`) is configured.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// The JetStream subsystem, set at start when enabled.
+    pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
 }
 
 impl ServerShared {
@@ -246,7 +250,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         tasks: TaskTracker::new(),
         config_load_time: SystemTime::now(),
         cluster,
+        jetstream: std::sync::OnceLock::new(),
     });
+    if let Some(js) = crate::jetstream::JetStream::start(&shared)? {
+        let _ = shared.jetstream.set(js);
+    }
 
     let http_addr = match shared.config.http_port {
         Some(port) => {

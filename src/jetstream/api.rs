@@ -1,0 +1,294 @@
+//! `$JS.API.>` request handling for one account: routing by subject, request parsing,
+//! and the JSON responses (each with its `type`). Stream changes go through
+//! [`super::JetStream`] (create/update/delete) or the stream's `apply` (purge, delete).
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::server::account::Account;
+use crate::server::client::InternalMsg;
+use crate::server::router::Message;
+use crate::server::ServerShared;
+
+use super::config::StreamConfig;
+use super::errors::ApiError;
+use super::info::{self, error_response, typed, InfoOpts};
+use super::ops::{Op, OpResult};
+use super::stream::GetRequest;
+use super::JetStream;
+
+/// Page size of STREAM.NAMES.
+const NAMES_LIMIT: usize = 1024;
+/// Page size of STREAM.LIST.
+const LIST_LIMIT: usize = 256;
+
+/// Serves the API of one account until its channel closes or the server stops.
+pub async fn serve(
+    server: Arc<ServerShared>,
+    js: Arc<JetStream>,
+    account: Arc<Account>,
+    mut rx: mpsc::Receiver<InternalMsg>,
+) {
+    loop {
+        let m = tokio::select! {
+            _ = server.shutdown.cancelled() => break,
+            m = rx.recv() => match m { Some(m) => m, None => break },
+        };
+        let Some(reply) = m.reply.clone() else {
+            continue;
+        };
+        let Some(resp) = handle(&server, &js, &account, &m).await else {
+            continue;
+        };
+        js.count_api(resp.get("error").is_some());
+        let body = serde_json::to_vec(&resp).unwrap_or_default();
+        server.publish(
+            &account,
+            &Message {
+                subject: reply.as_bytes(),
+                reply: None,
+                headers: None,
+                payload: &body,
+            },
+        );
+    }
+}
+
+/// Serves an account that has no JetStream: every request gets 10039.
+pub async fn serve_disabled(
+    server: Arc<ServerShared>,
+    account: Arc<Account>,
+    mut rx: mpsc::Receiver<InternalMsg>,
+) {
+    loop {
+        let m = tokio::select! {
+            _ = server.shutdown.cancelled() => break,
+            m = rx.recv() => match m { Some(m) => m, None => break },
+        };
+        let Some(reply) = m.reply else { continue };
+        let kind = response_type(m.subject.strip_prefix("$JS.API.").unwrap_or(""));
+        let body = serde_json::to_vec(&error_response(kind, &ApiError::not_enabled_for_account()))
+            .unwrap_or_default();
+        server.publish(
+            &account,
+            &Message {
+                subject: reply.as_bytes(),
+                reply: None,
+                headers: None,
+                payload: &body,
+            },
+        );
+    }
+}
+
+/// The response `type` suffix for an API subject (without `$JS.API.`).
+fn response_type(rest: &str) -> &'static str {
+    let mut t = rest.split('.');
+    match (t.next(), t.next(), t.next()) {
+        (Some("INFO"), None, _) => "account_info_response",
+        (Some("STREAM"), Some("CREATE"), _) => "stream_create_response",
+        (Some("STREAM"), Some("UPDATE"), _) => "stream_update_response",
+        (Some("STREAM"), Some("DELETE"), _) => "stream_delete_response",
+        (Some("STREAM"), Some("INFO"), _) => "stream_info_response",
+        (Some("STREAM"), Some("NAMES"), _) => "stream_names_response",
+        (Some("STREAM"), Some("LIST"), _) => "stream_list_response",
+        (Some("STREAM"), Some("PURGE"), _) => "stream_purge_response",
+        (Some("STREAM"), Some("MSG"), Some("GET")) => "stream_msg_get_response",
+        (Some("STREAM"), Some("MSG"), Some("DELETE")) => "stream_msg_delete_response",
+        (Some("CONSUMER"), Some("CREATE" | "DURABLE"), _) => "consumer_create_response",
+        (Some("CONSUMER"), Some("INFO"), _) => "consumer_info_response",
+        (Some("CONSUMER"), Some("NAMES"), _) => "consumer_names_response",
+        (Some("CONSUMER"), Some("LIST"), _) => "consumer_list_response",
+        (Some("CONSUMER"), Some("DELETE"), _) => "consumer_delete_response",
+        _ => "api_response",
+    }
+}
+
+/// Parses an optional JSON body (empty = defaults).
+fn parse<T: for<'de> Deserialize<'de> + Default>(payload: &[u8]) -> Result<T, ApiError> {
+    let trimmed = payload.trim_ascii();
+    if trimmed.is_empty() || trimmed == b"\"\"" || trimmed == b"null" || trimmed == b"{}" {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(trimmed).map_err(|e| ApiError::invalid_json(&e.to_string()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct InfoRequest {
+    #[serde(default)]
+    subjects_filter: Option<String>,
+    #[serde(default)]
+    deleted_details: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListRequest {
+    #[serde(default)]
+    offset: usize,
+    #[serde(default)]
+    subject: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PurgeRequest {
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default)]
+    seq: Option<u64>,
+    #[serde(default)]
+    keep: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct DeleteMsgRequest {
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    no_erase: bool,
+}
+
+async fn handle(
+    server: &Arc<ServerShared>,
+    js: &Arc<JetStream>,
+    account: &Arc<Account>,
+    m: &InternalMsg,
+) -> Option<Value> {
+    let rest = m.subject.strip_prefix("$JS.API.")?;
+    let kind = response_type(rest);
+    let tokens: Vec<&str> = rest.split('.').collect();
+    let res = match tokens.as_slice() {
+        ["INFO"] => Ok(js.account_info(server, account)),
+        ["STREAM", "CREATE", name] => match parse_config(&m.payload, name) {
+            Ok(cfg) => js.create_stream(server, account, cfg).await,
+            Err(e) => Err(e),
+        },
+        ["STREAM", "UPDATE", name] => match parse_config(&m.payload, name) {
+            Ok(cfg) => js.update_stream(server, account, cfg).await,
+            Err(e) => Err(e),
+        },
+        ["STREAM", "DELETE", name] => js
+            .delete_stream(server, account, name)
+            .await
+            .map(|()| json!({ "success": true })),
+        ["STREAM", "INFO", name] => parse::<InfoRequest>(&m.payload).and_then(|r| {
+            let s = js
+                .stream(account, name)
+                .ok_or_else(ApiError::stream_not_found)?;
+            let opts = InfoOpts {
+                subjects_filter: r.subjects_filter,
+                deleted_details: r.deleted_details,
+            };
+            let core = s.core.lock();
+            let mut v = info::stream_info(&core.state, s.created, &server.name, &opts);
+            if let Value::Object(o) = &mut v {
+                o.insert("total".into(), json!(0));
+                o.insert("offset".into(), json!(0));
+                o.insert("limit".into(), json!(0));
+            }
+            Ok(v)
+        }),
+        ["STREAM", "NAMES"] => parse::<ListRequest>(&m.payload).map(|r| {
+            let names = js.stream_names(account, r.subject.as_deref());
+            let total = names.len();
+            let page: Vec<String> = names.into_iter().skip(r.offset).take(NAMES_LIMIT).collect();
+            json!({
+                "total": total,
+                "offset": r.offset,
+                "limit": NAMES_LIMIT,
+                "streams": if page.is_empty() { Value::Null } else { json!(page) },
+            })
+        }),
+        ["STREAM", "LIST"] => parse::<ListRequest>(&m.payload).map(|r| {
+            let names = js.stream_names(account, r.subject.as_deref());
+            let total = names.len();
+            let infos: Vec<Value> = names
+                .into_iter()
+                .skip(r.offset)
+                .take(LIST_LIMIT)
+                .filter_map(|n| js.stream(account, &n))
+                .map(|s| {
+                    let core = s.core.lock();
+                    info::stream_info(&core.state, s.created, &server.name, &InfoOpts::default())
+                })
+                .collect();
+            json!({
+                "total": total,
+                "offset": r.offset,
+                "limit": LIST_LIMIT,
+                "streams": infos,
+                "missing": Value::Null,
+            })
+        }),
+        ["STREAM", "PURGE", name] => match parse::<PurgeRequest>(&m.payload) {
+            Ok(r) => match js.stream(account, name) {
+                None => Err(ApiError::stream_not_found()),
+                Some(s) => {
+                    let res = s.apply_op(Op::Purge {
+                        filter: r.filter,
+                        seq: r.seq,
+                        keep: r.keep,
+                    });
+                    match res {
+                        Ok(OpResult::Purged { purged }) => s
+                            .sync()
+                            .await
+                            .map(|()| json!({ "success": true, "purged": purged })),
+                        Ok(_) => Err(ApiError::bad_request()),
+                        Err(e) => Err(e),
+                    }
+                }
+            },
+            Err(e) => Err(e),
+        },
+        ["STREAM", "MSG", "GET", name] => parse::<GetRequest>(&m.payload).and_then(|r| {
+            let s = js
+                .stream(account, name)
+                .ok_or_else(ApiError::stream_not_found)?;
+            if !r.valid() {
+                return Err(ApiError::bad_request());
+            }
+            let (seq, msg) = s.get_msg(&r)?;
+            Ok(info::stored_msg_json(seq, &msg))
+        }),
+        ["STREAM", "MSG", "DELETE", name] => match parse::<DeleteMsgRequest>(&m.payload) {
+            Ok(r) => match js.stream(account, name) {
+                None => Err(ApiError::stream_not_found()),
+                Some(s) => match s.apply_op(Op::DeleteMsg {
+                    seq: r.seq,
+                    no_erase: r.no_erase,
+                }) {
+                    Ok(_) => s.sync().await.map(|()| json!({ "success": true })),
+                    Err(e) => Err(e),
+                },
+            },
+            Err(e) => Err(e),
+        },
+        ["CONSUMER", ..] => Err(ApiError::not_implemented("consumers are not supported yet")),
+        ["DIRECT", ..] => return None,
+        _ => return None,
+    };
+    Some(match res {
+        Ok(v) => typed(kind, v),
+        Err(e) => error_response(kind, &e),
+    })
+}
+
+/// Parses a create/update body; the name in the subject must match the body's.
+fn parse_config(payload: &[u8], name: &str) -> Result<StreamConfig, ApiError> {
+    let trimmed = payload.trim_ascii();
+    if trimmed.is_empty() {
+        return Err(ApiError::invalid_json("empty request"));
+    }
+    let mut cfg: StreamConfig =
+        serde_json::from_slice(trimmed).map_err(|e| ApiError::invalid_json(&e.to_string()))?;
+    if cfg.name.is_empty() {
+        cfg.name = name.to_string();
+    }
+    if cfg.name != name {
+        return Err(ApiError::name_mismatch());
+    }
+    Ok(cfg)
+}

@@ -1,0 +1,132 @@
+//! The per-stream message store trait and its memory implementation. File storage
+//! (RocksDB through `crate::store`) is in `file_store.rs`.
+//!
+//! A store holds messages by sequence and an index by subject; it knows nothing of
+//! limits or retention (that is `apply`). Writes are visible at once; durability comes
+//! from `crate::store::Db::sync`, awaited by the caller before acknowledging.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use bytes::Bytes;
+
+use crate::store::StoreError;
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMsg {
+    pub subject: String,
+    pub headers: Option<Bytes>,
+    pub payload: Bytes,
+    /// Unix nanoseconds, from the operation that stored it.
+    pub ts: i64,
+}
+
+impl StoredMsg {
+    /// Size as nats-server accounts it (subject + headers + payload + overhead).
+    pub fn size(&self) -> u64 {
+        msg_size(
+            &self.subject,
+            self.headers.as_ref().map_or(0, |h| h.len()),
+            self.payload.len(),
+        )
+    }
+}
+
+/// nats-server's file-store record size: subject, headers, payload and 22 bytes.
+pub fn msg_size(subject: &str, hdr: usize, payload: usize) -> u64 {
+    (subject.len() + hdr + payload + 22) as u64
+}
+
+/// What a stream stores its messages in.
+pub trait MsgStore: Send {
+    /// Stores `msg` at `seq`.
+    fn put(&mut self, seq: u64, msg: &StoredMsg) -> Result<(), StoreError>;
+    /// Loads the message at `seq`; a record that fails its checksum is an error.
+    fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
+    /// Removes the message at `seq` (whose subject is `subject`).
+    fn remove(&mut self, seq: u64, subject: &str) -> Result<(), StoreError>;
+    /// The first sequence ≥ `from` stored on the literal `subject`.
+    fn next_for_subject(&self, subject: &str, from: u64) -> Result<Option<u64>, StoreError>;
+    /// Up to `limit` (sequence, subject) pairs with sequence ≥ `from`, in order.
+    fn scan_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError>;
+    /// Removes every message and index entry.
+    fn clear(&mut self) -> Result<(), StoreError>;
+    /// Persists the sequence bounds (needed when the stream empties).
+    fn save_bounds(&mut self, first: u64, last: u64) -> Result<(), StoreError>;
+    /// Persisted bounds, if any.
+    fn load_bounds(&self) -> Result<Option<(u64, u64)>, StoreError>;
+    /// Every message in order, for rebuilding state at startup.
+    fn for_each(&self, f: &mut dyn FnMut(u64, &StoredMsg)) -> Result<(), StoreError>;
+}
+
+/// Memory storage: a map by sequence and a set of sequences per subject.
+#[derive(Default)]
+pub struct MemStore {
+    msgs: BTreeMap<u64, StoredMsg>,
+    by_subject: HashMap<String, BTreeSet<u64>>,
+    bounds: Option<(u64, u64)>,
+}
+
+impl MsgStore for MemStore {
+    fn put(&mut self, seq: u64, msg: &StoredMsg) -> Result<(), StoreError> {
+        self.msgs.insert(seq, msg.clone());
+        self.by_subject
+            .entry(msg.subject.clone())
+            .or_default()
+            .insert(seq);
+        Ok(())
+    }
+
+    fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
+        Ok(self.msgs.get(&seq).cloned())
+    }
+
+    fn remove(&mut self, seq: u64, subject: &str) -> Result<(), StoreError> {
+        self.msgs.remove(&seq);
+        if let Some(set) = self.by_subject.get_mut(subject) {
+            set.remove(&seq);
+            if set.is_empty() {
+                self.by_subject.remove(subject);
+            }
+        }
+        Ok(())
+    }
+
+    fn next_for_subject(&self, subject: &str, from: u64) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .by_subject
+            .get(subject)
+            .and_then(|s| s.range(from..).next().copied()))
+    }
+
+    fn scan_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        Ok(self
+            .msgs
+            .range(from..)
+            .take(limit)
+            .map(|(s, m)| (*s, m.subject.clone()))
+            .collect())
+    }
+
+    fn clear(&mut self) -> Result<(), StoreError> {
+        self.msgs.clear();
+        self.by_subject.clear();
+        Ok(())
+    }
+
+    fn save_bounds(&mut self, first: u64, last: u64) -> Result<(), StoreError> {
+        self.bounds = Some((first, last));
+        Ok(())
+    }
+
+    fn load_bounds(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        Ok(self.bounds)
+    }
+
+    fn for_each(&self, f: &mut dyn FnMut(u64, &StoredMsg)) -> Result<(), StoreError> {
+        for (s, m) in &self.msgs {
+            f(*s, m);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,410 @@
+//! One running stream: its state and store behind a lock, its internal subscriptions,
+//! and the task that turns publishes into `Op::Store`, makes them durable (group
+//! commit through `Db::sync`) and only then sends the PubAcks. Also serves direct gets
+//! and runs `max_age` expiry on a timer armed for the oldest message only.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn, Instrument};
+
+use crate::server::account::Account;
+use crate::server::client::{ClientHandle, InternalMsg};
+use crate::server::router::Message;
+use crate::server::subscription::Subscription;
+use crate::server::ServerShared;
+use crate::store::Db;
+
+use super::apply::{apply, StreamState};
+use super::config::{Storage, StreamConfig};
+use super::errors::ApiError;
+use super::info;
+use super::msgstore::{MsgStore, StoredMsg};
+use super::ops::{Op, OpResult};
+
+/// Capacity of a stream's inbound queue (publishes and direct gets).
+pub const INBOUND_CAPACITY: usize = 16 * 1024;
+/// How many queued publishes one durable write may cover.
+const MAX_BATCH: usize = 1024;
+/// The sid prefix of direct-get subscriptions.
+const DIRECT_SID: &[u8] = b"direct";
+
+/// State and store, changed only under this lock and only by `apply`.
+pub struct StreamCore {
+    pub state: StreamState,
+    pub store: Box<dyn MsgStore>,
+}
+
+/// A stream and what keeps it running.
+pub struct Stream {
+    pub id: u64,
+    pub name: String,
+    pub account: Arc<Account>,
+    /// Unix nanoseconds.
+    pub created: i64,
+    pub core: Mutex<StreamCore>,
+    pub db: Arc<Db>,
+    client: Arc<ClientHandle>,
+    subs: Mutex<Vec<Arc<Subscription>>>,
+    stop: CancellationToken,
+    /// Wakes the task to re-arm the expiry timer (config change, purge).
+    rearm: Notify,
+}
+
+/// Wall-clock unix nanoseconds (read outside `apply`, carried in the op).
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+impl Stream {
+    /// Creates the stream object, subscribes its subjects and starts its task.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        server: &Arc<ServerShared>,
+        tasks: &tokio_util::task::TaskTracker,
+        db: Arc<Db>,
+        account: Arc<Account>,
+        id: u64,
+        created: i64,
+        state: StreamState,
+        store: Box<dyn MsgStore>,
+    ) -> Result<Arc<Stream>, ApiError> {
+        let (tx, rx) = mpsc::channel(INBOUND_CAPACITY);
+        let client = server.internal_client(&account, tx);
+        let name = state.config.name.clone();
+        let stream = Arc::new(Stream {
+            id,
+            name: name.clone(),
+            account,
+            created,
+            core: Mutex::new(StreamCore { state, store }),
+            db,
+            client,
+            subs: Mutex::new(Vec::new()),
+            stop: server.shutdown.child_token(),
+            rearm: Notify::new(),
+        });
+        stream.subscribe(server)?;
+        let span = tracing::info_span!("stream", account = %stream.account.name, name = %name);
+        tasks.spawn(run(server.clone(), stream.clone(), rx).instrument(span));
+        Ok(stream)
+    }
+
+    /// (Re)subscribes the stream's subjects and, with `allow_direct`, direct gets.
+    pub fn subscribe(&self, server: &ServerShared) -> Result<(), ApiError> {
+        self.unsubscribe(server);
+        let cfg = self.core.lock().state.config.clone();
+        let mut subs = self.subs.lock();
+        let mut add = |subject: &str, sid: String| -> Result<(), ApiError> {
+            let s = server
+                .subscribe_internal(&self.client, subject, None, &sid)
+                .map_err(|e| ApiError::stream_config(format!("subscribe {subject}: {e}")))?;
+            subs.push(s);
+            Ok(())
+        };
+        for (i, s) in cfg.subjects.iter().enumerate() {
+            add(s, format!("s{i}"))?;
+        }
+        if cfg.allow_direct {
+            let d = String::from_utf8_lossy(DIRECT_SID);
+            add(
+                &format!("$JS.API.DIRECT.GET.{}", self.name),
+                format!("{d}0"),
+            )?;
+            add(
+                &format!("$JS.API.DIRECT.GET.{}.>", self.name),
+                format!("{d}1"),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn unsubscribe(&self, server: &ServerShared) {
+        for s in self.subs.lock().drain(..) {
+            server.unsubscribe_internal(&s);
+        }
+    }
+
+    /// Stops the task and drops the subscriptions.
+    pub fn stop(&self, server: &ServerShared) {
+        self.unsubscribe(server);
+        self.stop.cancel();
+    }
+
+    /// Applies an op under the lock (API-driven changes); durable after `db.sync`.
+    pub fn apply_op(&self, op: Op) -> Result<OpResult, ApiError> {
+        let mut core = self.core.lock();
+        let StreamCore { state, store } = &mut *core;
+        let r = apply(state, store.as_mut(), op);
+        drop(core);
+        self.rearm.notify_one();
+        r
+    }
+
+    /// Waits until what was applied is durable (no-op for memory storage).
+    pub async fn sync(&self) -> Result<(), ApiError> {
+        if self.storage() == Storage::Memory {
+            return Ok(());
+        }
+        self.db
+            .sync()
+            .await
+            .map_err(|e| ApiError::store_failed(e.to_string()))
+    }
+
+    pub fn storage(&self) -> Storage {
+        self.core.lock().state.config.storage
+    }
+
+    pub fn config(&self) -> StreamConfig {
+        self.core.lock().state.config.clone()
+    }
+
+    /// When the oldest message expires, if the stream has a max age.
+    fn next_expiry(&self) -> Option<Duration> {
+        let core = self.core.lock();
+        let st = &core.state;
+        if st.config.max_age <= 0 || st.msgs == 0 {
+            return None;
+        }
+        let due = st.first_ts.saturating_add(st.config.max_age);
+        Some(Duration::from_nanos(
+            due.saturating_sub(now_ns()).max(0) as u64
+        ))
+    }
+
+    /// Looks a message up for MSG.GET / direct get.
+    pub fn get_msg(&self, req: &GetRequest) -> Result<(u64, StoredMsg), ApiError> {
+        let core = self.core.lock();
+        let st = &core.state;
+        let store = core.store.as_ref();
+        let err = |e: crate::store::StoreError| ApiError::general(e.to_string());
+        let seq = if let Some(subj) = req.last_by_subj.as_deref() {
+            if crate::subject::is_literal(subj) {
+                st.subjects.get(subj).map(|s| s.last)
+            } else {
+                st.subjects
+                    .iter()
+                    .filter(|(s, _)| crate::subject::matches(subj, s))
+                    .map(|(_, s)| s.last)
+                    .max()
+            }
+        } else if let Some(subj) = req.next_by_subj.as_deref() {
+            let from = req.seq.unwrap_or(0).max(st.first_seq);
+            if crate::subject::is_literal(subj) {
+                store.next_for_subject(subj, from).map_err(err)?
+            } else {
+                let mut found = None;
+                let mut from = from;
+                'outer: loop {
+                    let chunk = store.scan_from(from, 1024).map_err(err)?;
+                    let Some((l, _)) = chunk.last() else { break };
+                    from = l + 1;
+                    for (s, sub) in &chunk {
+                        if crate::subject::matches(subj, sub) {
+                            found = Some(*s);
+                            break 'outer;
+                        }
+                    }
+                }
+                found
+            }
+        } else {
+            req.seq
+        };
+        let Some(seq) = seq else {
+            return Err(ApiError::no_message_found());
+        };
+        if st.deleted.contains(&seq) || seq < st.first_seq || seq > st.last_seq {
+            return Err(ApiError::no_message_found());
+        }
+        match store.get(seq) {
+            Ok(Some(m)) => Ok((seq, m)),
+            Ok(None) => Err(ApiError::no_message_found()),
+            Err(e) => {
+                warn!(seq, error = %e, "stored message failed its check");
+                Err(ApiError::general(e.to_string()))
+            }
+        }
+    }
+}
+
+/// A MSG.GET / direct get request body.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct GetRequest {
+    #[serde(default)]
+    pub seq: Option<u64>,
+    #[serde(default)]
+    pub last_by_subj: Option<String>,
+    #[serde(default)]
+    pub next_by_subj: Option<String>,
+}
+
+impl GetRequest {
+    /// Exactly one way of choosing the message.
+    pub fn valid(&self) -> bool {
+        match (&self.last_by_subj, &self.next_by_subj) {
+            (Some(_), Some(_)) => false,
+            (Some(_), None) => self.seq.is_none(),
+            (None, Some(_)) => true,
+            (None, None) => self.seq.is_some_and(|s| s > 0),
+        }
+    }
+}
+
+/// One reply to send after the batch is durable.
+struct Reply {
+    subject: String,
+    headers: Option<Vec<u8>>,
+    body: Vec<u8>,
+}
+
+async fn run(server: Arc<ServerShared>, stream: Arc<Stream>, mut rx: mpsc::Receiver<InternalMsg>) {
+    let domain = server
+        .config
+        .jetstream
+        .as_ref()
+        .and_then(|j| j.domain.clone());
+    let mut batch: Vec<InternalMsg> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let expiry = stream.next_expiry();
+        let sleep = tokio::time::sleep(expiry.unwrap_or(Duration::from_secs(3600)));
+        tokio::select! {
+            _ = stream.stop.cancelled() => break,
+            _ = stream.rearm.notified() => continue,
+            _ = sleep, if expiry.is_some() => {
+                match stream.apply_op(Op::Expire { now: now_ns() }) {
+                    Ok(OpResult::Expired { removed }) if removed > 0 => {
+                        debug!(removed, "expired messages");
+                        let _ = stream.sync().await;
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %e, "expiry failed"),
+                }
+            }
+            n = rx.recv_many(&mut batch, MAX_BATCH) => {
+                if n == 0 {
+                    break;
+                }
+                let replies = process_batch(&stream, &mut batch, domain.as_deref()).await;
+                for r in replies {
+                    server.publish(&stream.account, &Message {
+                        subject: r.subject.as_bytes(),
+                        reply: None,
+                        headers: r.headers.as_deref(),
+                        payload: &r.body,
+                    });
+                }
+            }
+        }
+    }
+}
+
+async fn process_batch(
+    stream: &Stream,
+    batch: &mut Vec<InternalMsg>,
+    domain: Option<&str>,
+) -> Vec<Reply> {
+    let mut replies = Vec::with_capacity(batch.len());
+    let mut stored_any = false;
+    {
+        let mut core = stream.core.lock();
+        let no_ack = core.state.config.no_ack;
+        for m in batch.drain(..) {
+            if m.sid.starts_with(DIRECT_SID) {
+                drop(core);
+                if let Some(r) = direct_get(stream, &m) {
+                    replies.push(r);
+                }
+                core = stream.core.lock();
+                continue;
+            }
+            let op = Op::Store {
+                subject: m.subject,
+                headers: m.headers,
+                payload: m.payload,
+                ts: now_ns(),
+            };
+            let StreamCore { state, store } = &mut *core;
+            let res = apply(state, store.as_mut(), op);
+            if matches!(res, Ok(OpResult::Stored { .. })) {
+                stored_any = true;
+            }
+            let (Some(reply), false) = (m.reply, no_ack) else {
+                continue;
+            };
+            let body = match res {
+                Ok(OpResult::Stored { seq }) => info::pub_ack(&stream.name, seq, false, domain),
+                Ok(OpResult::Duplicate { seq }) => info::pub_ack(&stream.name, seq, true, domain),
+                Ok(_) => continue,
+                Err(e) => info::pub_ack_error(&stream.name, &e),
+            };
+            replies.push(Reply {
+                subject: reply,
+                headers: None,
+                body: serde_json::to_vec(&body).unwrap_or_default(),
+            });
+        }
+    }
+    if stored_any {
+        stream.rearm.notify_one();
+        if let Err(e) = stream.sync().await {
+            // Nothing is acknowledged that is not durable.
+            let err =
+                serde_json::to_vec(&info::pub_ack_error(&stream.name, &e)).unwrap_or_default();
+            for r in replies.iter_mut() {
+                if r.headers.is_none() {
+                    r.body = err.clone();
+                }
+            }
+        }
+    }
+    replies
+}
+
+fn direct_get(stream: &Stream, m: &InternalMsg) -> Option<Reply> {
+    let reply = m.reply.clone()?;
+    let prefix = format!("$JS.API.DIRECT.GET.{}.", stream.name);
+    let req = if let Some(subj) = m.subject.strip_prefix(&prefix) {
+        GetRequest {
+            last_by_subj: Some(subj.to_string()),
+            ..GetRequest::default()
+        }
+    } else {
+        match serde_json::from_slice::<GetRequest>(&m.payload) {
+            Ok(r) if r.valid() => r,
+            _ => {
+                return Some(Reply {
+                    subject: reply,
+                    headers: Some(info::DIRECT_BAD_REQUEST.to_vec()),
+                    body: Vec::new(),
+                })
+            }
+        }
+    };
+    Some(match stream.get_msg(&req) {
+        Ok((seq, msg)) => Reply {
+            subject: reply,
+            headers: Some(info::direct_headers(&stream.name, seq, &msg)),
+            body: msg.payload.to_vec(),
+        },
+        Err(_) => Reply {
+            subject: reply,
+            headers: Some(info::DIRECT_NOT_FOUND.to_vec()),
+            body: Vec::new(),
+        },
+    })
+}
+
+/// Builds the store for a stream.
+pub fn make_store(db: &Arc<Db>, id: u64, storage: Storage) -> Box<dyn MsgStore> {
+    match storage {
+        Storage::File => Box::new(super::file_store::FileStore::new(db.clone(), id)),
+        Storage::Memory => Box::new(super::msgstore::MemStore::default()),
+    }
+}
