@@ -67,3 +67,38 @@ async fn internal_service_answers_requests() {
         }
     ));
 }
+
+#[tokio::test]
+async fn full_internal_queue_refuses_requests_with_the_busy_reply() {
+    let srv = start_default().await;
+    let shared = srv.shared.clone();
+    let account = shared.accounts.global().clone();
+    // A service that never reads, with room for one message.
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let svc = shared.internal_client(&account, tx);
+    svc.busy_reply
+        .set(bytes::Bytes::from_static(b"busy"))
+        .unwrap();
+    shared
+        .subscribe_internal(&svc, "svc.slow", None, "1")
+        .unwrap();
+    let c = client(&srv).await;
+    // The first request fills the queue and gets no answer.
+    let first = c
+        .send_request(
+            "svc.slow",
+            async_nats::Request::new().timeout(Some(Duration::from_millis(300))),
+        )
+        .await;
+    assert!(first.is_err(), "first request is queued, unanswered");
+    // The next is refused with the busy body instead of being dropped silently.
+    let second = c.request("svc.slow", "x".into()).await.unwrap();
+    assert_eq!(&second.payload[..], b"busy");
+    assert!(
+        shared
+            .stats
+            .internal_dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+}

@@ -77,6 +77,13 @@ impl Stream {
         let (tx, rx) = mpsc::channel(INBOUND_CAPACITY);
         let client = server.internal_client(&account, tx);
         let name = state.config.name.clone();
+        let busy = crate::jetstream::info::pub_ack_error(
+            &name,
+            &ApiError::store_failed("stream ingest queue is full, retry later"),
+        );
+        let _ = client.busy_reply.set(bytes::Bytes::from(
+            serde_json::to_vec(&busy).unwrap_or_default(),
+        ));
         let stream = Arc::new(Stream {
             id,
             name: name.clone(),

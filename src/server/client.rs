@@ -103,6 +103,9 @@ pub struct ClientHandle {
     pub kind: ClientKind,
     /// Set for [`ClientKind::Internal`]: where deliveries go.
     pub internal: Option<InternalSink>,
+    /// For internal services: the body sent to a message's reply subject when the
+    /// service's queue is full (so a request is refused, not silently dropped).
+    pub busy_reply: std::sync::OnceLock<Bytes>,
     pub addr: SocketAddr,
     pub start: SystemTime,
     pub started: Instant,
@@ -138,6 +141,7 @@ impl ClientHandle {
             cid,
             kind: ClientKind::Client,
             internal: None,
+            busy_reply: std::sync::OnceLock::new(),
             addr,
             start: SystemTime::now(),
             started: Instant::now(),

@@ -166,6 +166,20 @@ fn deliver_internal(
     };
     if sink.try_send(owned).is_err() {
         ctx.stats.internal_dropped.fetch_add(1, Ordering::Relaxed);
+        // A service that declared a busy reply refuses the request instead of
+        // dropping it silently (e.g. a JetStream publish gets an error PubAck).
+        if let (Some(reply), Some(body)) = (msg.reply, sub.client.busy_reply.get()) {
+            if let Ok(r) = std::str::from_utf8(reply) {
+                let result = sub.client.account().sublist.matches(r);
+                let refusal = Message {
+                    subject: reply,
+                    reply: None,
+                    headers: None,
+                    payload: body,
+                };
+                deliver(&result, &refusal, ctx);
+            }
+        }
         tracing::debug!(subject = %String::from_utf8_lossy(msg.subject), "internal queue full, message dropped");
         return false;
     }
