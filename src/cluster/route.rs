@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tracing::{debug, info, warn, Instrument};
 
 use crate::server::client::{ClientHandle, ClientKind, CloseReason};
-use crate::server::outbound::{run_writer, FlushSet, PushError, WriterEnd};
+use crate::server::outbound::{FlushSet, PushError};
 use crate::server::router::{DeliveryCtx, Message};
 use crate::server::ServerShared;
 
@@ -384,19 +384,7 @@ async fn connection(
         let (mut rd, wr) = stream.into_split();
         let writer_handle = route.handle.clone();
         let write_deadline = server.config.write_deadline;
-        let writer = tokio::spawn(
-            async move {
-                let end = run_writer(&writer_handle.out, wr, write_deadline).await;
-                match end {
-                    WriterEnd::Done => writer_handle.close_with(CloseReason::ClientClosed),
-                    WriterEnd::Io => writer_handle.close_with(CloseReason::WriteError),
-                    WriterEnd::WriteDeadline => {
-                        writer_handle.close_with(CloseReason::SlowConsumerWriteDeadline)
-                    }
-                }
-            }
-            .in_current_span(),
-        );
+        let writer = crate::server::client::spawn_writer(writer_handle, wr, write_deadline);
         cluster.after_register(&server, &route);
         let reason = read_loop(&server, &cluster, &route, &mut rd, buf).await;
         route.handle.close_with(reason);

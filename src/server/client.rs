@@ -206,3 +206,28 @@ impl ClientHandle {
         self.start + Duration::from_millis(self.last_activity_ms.load(Ordering::Relaxed))
     }
 }
+
+/// Starts the writer task that drains `handle`'s outbound queue into `w`, and closes
+/// the connection with the matching reason when the writer stops.
+pub fn spawn_writer<W>(
+    handle: Arc<ClientHandle>,
+    w: W,
+    write_deadline: Duration,
+) -> tokio::task::JoinHandle<()>
+where
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use super::outbound::{run_writer, WriterEnd};
+    use tracing::Instrument;
+    tokio::spawn(
+        async move {
+            let reason = match run_writer(&handle.out, w, write_deadline).await {
+                WriterEnd::Done => CloseReason::ClientClosed,
+                WriterEnd::Io => CloseReason::WriteError,
+                WriterEnd::WriteDeadline => CloseReason::SlowConsumerWriteDeadline,
+            };
+            handle.close_with(reason);
+        }
+        .in_current_span(),
+    )
+}

@@ -24,7 +24,7 @@ use crate::sublist::MatchResult;
 
 use super::account::Account;
 use super::client::{ClientHandle, CloseReason};
-use super::outbound::{run_writer, FlushSet, WriterEnd};
+use super::outbound::FlushSet;
 use super::router::{self, DeliveryCtx, Message};
 use super::subscription::{SubRef, Subscription};
 use super::ServerShared;
@@ -90,19 +90,7 @@ pub async fn serve(server: Arc<ServerShared>, stream: TcpStream, cid: u64) {
 
         let writer_handle = handle.clone();
         let write_deadline = server.config.write_deadline;
-        let writer = tokio::spawn(
-            async move {
-                let end = run_writer(&writer_handle.out, wr, write_deadline).await;
-                match end {
-                    WriterEnd::Done => writer_handle.close_with(CloseReason::ClientClosed),
-                    WriterEnd::Io => writer_handle.close_with(CloseReason::WriteError),
-                    WriterEnd::WriteDeadline => {
-                        writer_handle.close_with(CloseReason::SlowConsumerWriteDeadline)
-                    }
-                }
-            }
-            .in_current_span(),
-        );
+        let writer = crate::server::client::spawn_writer(writer_handle, wr, write_deadline);
 
         let mut conn = Connection {
             limits: Limits {
