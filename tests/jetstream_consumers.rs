@@ -554,7 +554,7 @@ async fn pull_request_statuses() {
     let r = raw_pull(
         &c,
         "Q.d",
-        json!({"batch": 1, "max_bytes": 3, "expires": 500_000_000}),
+        json!({"batch": 1, "max_bytes": 2, "expires": 500_000_000}),
         Duration::from_millis(400),
     )
     .await;
@@ -562,11 +562,18 @@ async fn pull_request_statuses() {
         status_of(&r[0]),
         Some((409, "Message Size Exceeds MaxBytes".into()))
     );
-    // Idle heartbeats while a request waits.
+    // Idle heartbeats while a request waits (on a consumer with nothing to deliver).
+    s.create_consumer(pull::Config {
+        durable_name: Some("idle".into()),
+        deliver_policy: DeliverPolicy::New,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let c2 = common::client(&srv).await;
     let r = raw_pull(
         &c2,
-        "Q.d",
+        "Q.idle",
         json!({"batch": 1, "expires": 2_000_000_000, "idle_heartbeat": 300_000_000}),
         Duration::from_millis(1000),
     )
@@ -696,22 +703,27 @@ async fn push_heartbeats_and_flow_control() {
     let fc = fc.expect("flow control request");
     assert!(fc.starts_with("$JS.FC.HB."));
     assert!(got >= 1 && got < 12, "got {got}");
-    // Stalled: only heartbeats (marked stalled) until the reply.
-    let m = tokio::time::timeout(Duration::from_secs(2), sub.next())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status_of(&m).map(|s| s.0), Some(100));
-    if status_of(&m).map(|s| s.1) == Some("Idle Heartbeat".into()) {
-        assert_eq!(
-            m.headers
-                .unwrap()
-                .get("Nats-Consumer-Stalled")
-                .unwrap()
-                .as_str(),
-            fc.as_str()
-        );
+    // Without a reply the consumer stalls: at most one more window of data, then
+    // only heartbeats that name the pending flow-control subject.
+    let mut stalled_hb = false;
+    let end = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while let Ok(Some(m)) = tokio::time::timeout_at(end, sub.next()).await {
+        match status_of(&m) {
+            None => got += 1,
+            Some((100, d)) if d == "Idle Heartbeat" => {
+                let h = m.headers.unwrap();
+                if h.get("Nats-Consumer-Stalled")
+                    .map(|v| v.as_str().to_string())
+                    == Some(fc.to_string())
+                {
+                    stalled_hb = true;
+                }
+            }
+            Some(_) => {}
+        }
     }
+    assert!(stalled_hb, "a stalled heartbeat");
+    assert!(got < 12, "stalled after {got}");
     c.publish(fc, "".into()).await.unwrap();
     let end = tokio::time::Instant::now() + Duration::from_secs(3);
     while got < 12 {
