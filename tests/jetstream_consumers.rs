@@ -870,6 +870,11 @@ async fn consumer_api_errors_names_list_delete() {
     assert_eq!(list["consumers"][0]["name"], "y");
     let info = api(&c, "$JS.API.STREAM.INFO.E", json!(null)).await;
     assert_eq!(info["state"]["consumer_count"], 2);
+    let j = common::http_json(&srv, "/jsz?consumers=1").await;
+    assert_eq!(j["consumers"], 2);
+    let detail = &j["account_details"][0]["stream_detail"][0]["consumer_detail"];
+    assert_eq!(detail.as_array().map(Vec::len), Some(2), "{j}");
+    assert_eq!(detail[0]["name"], "x");
     let del = api(&c, "$JS.API.CONSUMER.DELETE.E.x", json!(null)).await;
     assert_eq!(del["success"], true);
     let del = api(&c, "$JS.API.CONSUMER.DELETE.E.x", json!(null)).await;

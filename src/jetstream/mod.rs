@@ -93,6 +93,7 @@ pub struct Usage {
     pub messages: u64,
     pub bytes: u64,
     pub accounts: u64,
+    pub consumers: u64,
 }
 
 impl JetStream {
@@ -253,6 +254,7 @@ impl JetStream {
                 continue;
             }
             accounts.insert(a.clone());
+            u.consumers += s.consumer_count() as u64;
             let core = s.core.lock();
             u.streams += 1;
             u.messages += core.state.msgs;

@@ -357,7 +357,7 @@ fn on_timers(server: &ServerShared, c: &Consumer, now: Instant) {
             }
             if let Some(h) = w.next_heartbeat.filter(|h| *h <= now) {
                 statuses.push((w.reply.clone(), pull::status("100 Idle Heartbeat", &[])));
-                w.next_heartbeat = w.heartbeat.map(|d| h.max(now - d) + d);
+                w.next_heartbeat = w.heartbeat.map(|d| now.max(h) + d);
             }
             keep.push_back(w);
         }
