@@ -1,0 +1,121 @@
+//! `$JS.API.STREAM.MSG.DELETE`: with `no_erase: false` (the default) the message's
+//! stored data is overwritten and scrubbed from the RocksDB files (write-ahead log and
+//! tables); `no_erase: true` only removes it. Both leave the sequence in the deleted
+//! details. The files of the store directory are scanned for the payloads.
+
+mod common;
+mod js_common;
+
+use std::path::Path;
+
+use async_nats::jetstream;
+use js_common::{api, create, err_code, publish, start_js, stop};
+use serde_json::{json, Value};
+
+/// Whether any file under `dir` contains `needle`.
+fn found_in_files(dir: &Path, needle: &[u8]) -> bool {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn erase_scrubs_the_payload_from_the_files_and_no_erase_only_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start_js(dir.path()).await;
+    let c = common::client(&srv).await;
+    create(&c, json!({"name":"E","subjects":["e.>"]})).await;
+    let kept = b"NOERASE-MARKER-7f3a1c";
+    let erased = b"ERASE-MARKER-91c2d8e4";
+    for p in [&kept[..], &erased[..], b"third"] {
+        let v = publish(&c, "e.x", &[], std::str::from_utf8(p).unwrap()).await;
+        assert!(v.get("error").is_none(), "{v}");
+    }
+
+    // no_erase: gone from the stream, its bytes still in the files.
+    let v = api(
+        &c,
+        "$JS.API.STREAM.MSG.DELETE.E",
+        json!({"seq":1,"no_erase":true}),
+    )
+    .await;
+    assert_eq!(v["success"], true, "{v}");
+    assert!(found_in_files(dir.path(), kept));
+    assert!(found_in_files(dir.path(), erased));
+
+    // Erase through async-nats (no no_erase field): gone, and gone from the files.
+    let js = jetstream::new(c.clone());
+    let s = js.get_stream("E").await.unwrap();
+    assert!(s.delete_message(2).await.unwrap());
+    assert!(
+        !found_in_files(dir.path(), erased),
+        "erased payload still on disk"
+    );
+    for seq in [1, 2] {
+        let v = api(&c, "$JS.API.STREAM.MSG.GET.E", json!({ "seq": seq })).await;
+        assert_eq!(err_code(&v), 10037);
+    }
+    let v = api(&c, "$JS.API.STREAM.INFO.E", json!({"deleted_details":true})).await;
+    assert_eq!(v["state"]["messages"], 1);
+    assert_eq!(v["state"]["first_seq"], 3);
+    let m = s.get_raw_message(3).await.unwrap();
+    assert_eq!(&m.payload[..], b"third");
+
+    // Deleted-in-the-middle sequences show in the deleted details.
+    for p in ["m4", "m5", "m6"] {
+        publish(&c, "e.x", &[], p).await;
+    }
+    let v = api(&c, "$JS.API.STREAM.MSG.DELETE.E", json!({"seq":5})).await;
+    assert_eq!(v["success"], true, "{v}");
+    let v = api(
+        &c,
+        "$JS.API.STREAM.MSG.DELETE.E",
+        json!({"seq":4,"no_erase":true}),
+    )
+    .await;
+    assert_eq!(v["success"], true, "{v}");
+    let v = api(&c, "$JS.API.STREAM.INFO.E", json!({"deleted_details":true})).await;
+    assert_eq!(v["state"]["deleted"], json!([4, 5]));
+    assert_eq!(v["state"]["num_deleted"], 2);
+
+    // After a restart: still deleted, the rest intact, the erased bytes nowhere.
+    drop(s);
+    stop(srv).await;
+    assert!(!found_in_files(dir.path(), erased));
+    let srv = start_js(dir.path()).await;
+    let c = common::client(&srv).await;
+    let v = api(&c, "$JS.API.STREAM.INFO.E", Value::Null).await;
+    assert_eq!(v["state"]["messages"], 2);
+    let v = api(&c, "$JS.API.STREAM.MSG.GET.E", json!({"seq":6})).await;
+    assert!(v.get("error").is_none(), "{v}");
+    stop(srv).await;
+}
+
+#[tokio::test]
+async fn erase_in_memory_storage_removes_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start_js(dir.path()).await;
+    let c = common::client(&srv).await;
+    create(&c, json!({"name":"M","subjects":["m"],"storage":"memory"})).await;
+    for p in ["a", "b", "c"] {
+        publish(&c, "m", &[], p).await;
+    }
+    let v = api(&c, "$JS.API.STREAM.MSG.DELETE.M", json!({"seq":2})).await;
+    assert_eq!(v["success"], true, "{v}");
+    let v = api(&c, "$JS.API.STREAM.MSG.GET.M", json!({"seq":2})).await;
+    assert_eq!(err_code(&v), 10037);
+    let v = api(&c, "$JS.API.STREAM.INFO.M", json!({"deleted_details":true})).await;
+    assert_eq!(v["state"]["deleted"], json!([2]));
+    stop(srv).await;
+}
