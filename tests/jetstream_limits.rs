@@ -184,6 +184,8 @@ async fn account_limits_on_create_update_publish_and_info() {
     assert!((45..=50).contains(&stored_mem), "{stored_mem} stored");
     let acct = js.query_account().await.unwrap();
     assert_eq!(acct.storage, s4_bytes);
+    // What the streams' max_bytes reserve (S2: 90000; S4, M1: unlimited).
+    assert_eq!((acct.reserved_storage, acct.reserved_memory), (90_000, 0));
     assert!(acct.memory > 51_200 - 1100 && acct.memory <= 51_200);
     assert_eq!(acct.streams, 3);
 

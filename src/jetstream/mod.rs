@@ -280,8 +280,8 @@ impl JetStream {
         let mut v = json!({
             "memory": u.memory,
             "storage": u.storage,
-            "reserved_memory": 0,
-            "reserved_storage": 0,
+            "reserved_memory": self.reserved(Some(&account.name), Storage::Memory, ("", "")),
+            "reserved_storage": self.reserved(Some(&account.name), Storage::File, ("", "")),
             "streams": u.streams,
             "consumers": 0,
             "limits": {
