@@ -321,7 +321,7 @@ impl JetStream {
             .read()
             .iter()
             .filter(|((a, n), _)| (a.as_str(), n.as_str()) != except)
-            .filter(|((a, _), _)| account.is_none_or(|x| x == a))
+            .filter(|((a, _), _)| account.map_or(true, |x| x == a))
             .map(|(_, s)| s.config())
             .filter(|c| c.storage == storage && c.max_bytes > 0)
             .map(|c| c.max_bytes)
