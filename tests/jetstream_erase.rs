@@ -102,6 +102,63 @@ async fn erase_scrubs_the_payload_from_the_files_and_no_erase_only_removes() {
     stop(srv).await;
 }
 
+/// Deleting a sequence that has no message, with nats-server 2.9.10's answers: memory
+/// storage 400/10043 always; file storage 10043 inside the stream, the store's 10057
+/// outside it.
+#[tokio::test]
+async fn delete_of_a_missing_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start_js(dir.path()).await;
+    let c = common::client(&srv).await;
+    for storage in ["file", "memory"] {
+        let name = format!("N{storage}");
+        create(
+            &c,
+            json!({"name": name, "subjects": [name], "storage": storage}),
+        )
+        .await;
+        for _ in 0..5 {
+            publish(&c, &name, &[], "x").await;
+        }
+        let del = |seq: u64| {
+            let c = c.clone();
+            let subject = format!("$JS.API.STREAM.MSG.DELETE.{name}");
+            async move { api(&c, &subject, json!({ "seq": seq })).await }
+        };
+        assert_eq!(del(3).await["success"], true);
+        let again = del(3).await;
+        assert_eq!(
+            (
+                &again["error"]["code"],
+                err_code(&again),
+                &again["error"]["description"]
+            ),
+            (&json!(400), 10043, &json!("sequence 3 not found")),
+            "{storage}"
+        );
+        let v = api(
+            &c,
+            &format!("$JS.API.STREAM.PURGE.{name}"),
+            json!({"seq": 2}),
+        )
+        .await;
+        assert_eq!(v["purged"], 1, "{v}");
+        let (below, above) = (del(1).await, del(6).await);
+        if storage == "file" {
+            assert_eq!(below["error"]["code"], 500);
+            assert_eq!(err_code(&below), 10057);
+            assert_eq!(below["error"]["description"], "no message found");
+            assert_eq!(err_code(&above), 10057);
+            assert_eq!(above["error"]["description"], "stream store EOF");
+        } else {
+            assert_eq!(below["error"]["description"], "sequence 1 not found");
+            assert_eq!(err_code(&above), 10043);
+            assert_eq!(above["error"]["description"], "sequence 6 not found");
+        }
+    }
+    stop(srv).await;
+}
+
 #[tokio::test]
 async fn erase_in_memory_storage_removes_the_message() {
     let dir = tempfile::tempdir().unwrap();

@@ -280,7 +280,12 @@ pub fn apply(st: &mut StreamState, store: &mut dyn MsgStore, op: Op) -> Result<O
             {
                 Ok(OpResult::Deleted)
             } else {
-                Err(ApiError::msg_delete_failed("no message found"))
+                Err(ApiError::delete_not_found(
+                    seq,
+                    st.config.storage == super::config::Storage::File,
+                    st.first_seq,
+                    st.last_seq,
+                ))
             }
         }
         Op::Expire { now } => {

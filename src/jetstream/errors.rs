@@ -109,6 +109,19 @@ impl ApiError {
     pub fn msg_delete_failed(detail: impl Into<String>) -> Self {
         Self::new(500, 10057, detail)
     }
+    /// MSG.DELETE of a sequence with no message, as nats-server 2.9 answers it: memory
+    /// storage always 400/10043; file storage 10043 inside the stream's range, else
+    /// the store's error (500/10057 "no message found" below it, "stream store EOF"
+    /// above it).
+    pub fn delete_not_found(seq: u64, file: bool, first: u64, last: u64) -> Self {
+        if file && seq > last {
+            Self::msg_delete_failed("stream store EOF")
+        } else if file && (seq == 0 || seq < first) {
+            Self::msg_delete_failed("no message found")
+        } else {
+            Self::new(400, 10043, format!("sequence {seq} not found"))
+        }
+    }
     pub fn purge_failed(detail: impl Into<String>) -> Self {
         Self::new(500, 10110, detail)
     }
