@@ -38,7 +38,8 @@ async fn erase_scrubs_the_payload_from_the_files_and_no_erase_only_removes() {
     create(&c, json!({"name":"E","subjects":["e.>"]})).await;
     let kept = b"NOERASE-MARKER-7f3a1c";
     let erased = b"ERASE-MARKER-91c2d8e4";
-    for p in [&kept[..], &erased[..], b"third"] {
+    let flushed = b"FLUSHED-MARKER-5e7b40";
+    for p in [&kept[..], &erased[..], &flushed[..]] {
         let v = publish(&c, "e.x", &[], std::str::from_utf8(p).unwrap()).await;
         assert!(v.get("error").is_none(), "{v}");
     }
@@ -70,7 +71,9 @@ async fn erase_scrubs_the_payload_from_the_files_and_no_erase_only_removes() {
     assert_eq!(v["state"]["messages"], 1);
     assert_eq!(v["state"]["first_seq"], 3);
     let m = s.get_raw_message(3).await.unwrap();
-    assert_eq!(&m.payload[..], b"third");
+    assert_eq!(&m.payload[..], flushed);
+    // The scrub flushed the memtable: message 3 now lives in a table file.
+    assert!(found_in_files(dir.path(), flushed));
 
     // Deleted-in-the-middle sequences show in the deleted details.
     for p in ["m4", "m5", "m6"] {
@@ -89,14 +92,24 @@ async fn erase_scrubs_the_payload_from_the_files_and_no_erase_only_removes() {
     assert_eq!(v["state"]["deleted"], json!([4, 5]));
     assert_eq!(v["state"]["num_deleted"], 2);
 
+    // Erasing a message that is already in a table file compacts it away too.
+    let v = api(&c, "$JS.API.STREAM.MSG.DELETE.E", json!({"seq":3})).await;
+    assert_eq!(v["success"], true, "{v}");
+    assert!(
+        !found_in_files(dir.path(), flushed),
+        "flushed payload still on disk"
+    );
+
     // After a restart: still deleted, the rest intact, the erased bytes nowhere.
     drop(s);
     stop(srv).await;
     assert!(!found_in_files(dir.path(), erased));
+    assert!(!found_in_files(dir.path(), flushed));
     let srv = start_js(dir.path()).await;
     let c = common::client(&srv).await;
     let v = api(&c, "$JS.API.STREAM.INFO.E", Value::Null).await;
-    assert_eq!(v["state"]["messages"], 2);
+    assert_eq!(v["state"]["messages"], 1);
+    assert_eq!(v["state"]["first_seq"], 6);
     let v = api(&c, "$JS.API.STREAM.MSG.GET.E", json!({"seq":6})).await;
     assert!(v.get("error").is_none(), "{v}");
     stop(srv).await;
