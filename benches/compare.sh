@@ -5,6 +5,11 @@
 # same `natrium bench` workloads against each with --json --server-pid,
 # alternating the two servers over ROUNDS rounds, and prints medians:
 # throughput, server CPU per message, and for reqrep the p50/p99 latencies.
+# The JetStream workloads (js-pub-sync, js-pub-async, kv) run with JetStream
+# enabled on both servers (store directories in OUT_DIR); js-pub also runs
+# against a third server, nats-server with `jetstream { sync_interval: always }`
+# (fsync before every PubAck, as natrium does by default), when that nats-server
+# accepts the option (2.10+; 2.9 does not, and the script says so).
 # Builds nothing. See benches/README.md for the method.
 #
 # Usage: benches/compare.sh [--cluster] [--help]
@@ -17,9 +22,14 @@
 #   MSGS             messages per throughput run [1000000]
 #   REQS             requests per sequential reqrep run [20000]
 #   SIZE             payload bytes [16]
-#   WORKLOADS        labels to run [pub pubsub fanout mpmc reqrep reqrep-c16]
+#   WORKLOADS        labels to run [pub pubsub fanout mpmc reqrep reqrep-c16
+#                    js-pub-sync js-pub-async kv]
+#   JS_MSGS          messages per js-pub-sync run [5000]; js-pub-async: x10
+#   KV_KEYS          keys per kv run (put, then get) [5000]
+#   JS_WINDOW        PubAcks in flight for js-pub-async [256]
+#   JS_STORAGE       file or memory, for js-pub and kv [file]
 #   PIN              1: pin server and bench to different CPUs for reqrep [1]
-#   NATRIUM_PORT     [14222]      NATS_PORT [24222]
+#   NATRIUM_PORT     [14222]      NATS_PORT [24222]      NATS_SYNC_PORT [34222]
 #   OUT_DIR          where configs, logs and results.jsonl go [mktemp -d]
 
 set -euo pipefail
@@ -46,7 +56,12 @@ ROUNDS=${ROUNDS:-3}
 MSGS=${MSGS:-1000000}
 REQS=${REQS:-20000}
 SIZE=${SIZE:-16}
-WORKLOADS=${WORKLOADS:-"pub pubsub fanout mpmc reqrep reqrep-c16"}
+WORKLOADS=${WORKLOADS:-"pub pubsub fanout mpmc reqrep reqrep-c16 js-pub-sync js-pub-async kv"}
+JS_MSGS=${JS_MSGS:-5000}
+KV_KEYS=${KV_KEYS:-5000}
+JS_WINDOW=${JS_WINDOW:-256}
+JS_STORAGE=${JS_STORAGE:-file}
+NATS_SYNC_PORT=${NATS_SYNC_PORT:-34222}
 PIN=${PIN:-1}
 NATRIUM_PORT=${NATRIUM_PORT:-14222}
 NATS_PORT=${NATS_PORT:-24222}
@@ -59,12 +74,16 @@ for bin in "$NATRIUM_BIN" "$NATS_SERVER_BIN" "$BENCH_BIN"; do
         exit 2
     fi
 done
-for n in "$ROUNDS" "$MSGS" "$REQS" "$SIZE"; do
+for n in "$ROUNDS" "$MSGS" "$REQS" "$SIZE" "$JS_MSGS" "$KV_KEYS" "$JS_WINDOW"; do
     if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
-        echo "compare.sh: ROUNDS, MSGS, REQS and SIZE must be positive integers" >&2
+        echo "compare.sh: ROUNDS, MSGS, REQS, SIZE, JS_MSGS, KV_KEYS and JS_WINDOW must be positive integers" >&2
         exit 2
     fi
 done
+if [[ $JS_STORAGE != file && $JS_STORAGE != memory ]]; then
+    echo "compare.sh: JS_STORAGE must be file or memory" >&2
+    exit 2
+fi
 mkdir -p "$OUT_DIR"
 RESULTS="$OUT_DIR/results.jsonl"
 : >"$RESULTS"
@@ -78,10 +97,14 @@ workload_args() {
         mpmc) echo "mpmc --pubs 4 --subs 4 --msgs $MSGS --size $SIZE" ;;
         reqrep) echo "reqrep --msgs $REQS --size $SIZE" ;;
         reqrep-c16) echo "reqrep --concurrency 16 --msgs $((REQS * 5)) --size $SIZE" ;;
+        js-pub-sync) echo "js-pub --window 1 --msgs $JS_MSGS --size $SIZE --storage $JS_STORAGE" ;;
+        js-pub-async) echo "js-pub --window $JS_WINDOW --msgs $((JS_MSGS * 10)) --size $SIZE --storage $JS_STORAGE" ;;
+        kv) echo "kv --msgs $KV_KEYS --size $SIZE --storage $JS_STORAGE" ;;
         *) return 1 ;;
     esac
 }
 is_latency() { [[ $1 == reqrep* ]]; }
+is_js() { [[ $1 == js-* || $1 == kv ]]; }
 for w in $WORKLOADS; do
     workload_args "$w" >/dev/null || { echo "compare.sh: unknown workload label: $w" >&2; exit 2; }
 done
@@ -92,6 +115,25 @@ PORT[natrium]=$NATRIUM_PORT
 PORT[nats-server]=$NATS_PORT
 BIN[natrium]=$NATRIUM_BIN
 BIN[nats-server]=$NATS_SERVER_BIN
+WANT_JS=0
+for w in $WORKLOADS; do
+    if is_js "$w"; then WANT_JS=1; fi
+done
+# nats-server fsyncing before every PubAck, for js-pub: only if it accepts
+# `sync_interval` (nats-server 2.10+).
+SYNC_NOTE=""
+if [[ $WANT_JS == 1 ]]; then
+    printf 'jetstream { store_dir: "%s", sync_interval: always }\n' "$OUT_DIR/probe-js" \
+        >"$OUT_DIR/sync-probe.conf"
+    if probe=$("$NATS_SERVER_BIN" -t -c "$OUT_DIR/sync-probe.conf" 2>&1); then
+        SERVERS+=(nats-sync)
+        PORT[nats-sync]=$NATS_SYNC_PORT
+        BIN[nats-sync]=$NATS_SERVER_BIN
+        SYNC_NOTE="nats-sync = nats-server with jetstream { sync_interval: always }"
+    else
+        SYNC_NOTE="nats-server $("$NATS_SERVER_BIN" --version 2>&1 | head -n 1 | awk '{print $NF}') does not accept jetstream { sync_interval: always } ($(echo "$probe" | head -n 1 | sed 's/^nats-server: //')); js-pub runs against its default only (fsync every 2 min)"
+    fi
+fi
 
 cleanup() {
     local s
@@ -105,12 +147,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The same minimal config for both servers; only the port differs.
+# The same minimal config for both servers; only the port differs. With a
+# JetStream workload, JetStream is on (fresh store directory per start).
 write_config() {
     cat >"$OUT_DIR/$1.conf" <<EOF
 # generated by benches/compare.sh
 listen: "127.0.0.1:$2"
 EOF
+    if [[ $WANT_JS == 1 ]]; then
+        rm -rf "$OUT_DIR/$1-js"
+        local sync=""
+        [[ $1 == nats-sync ]] && sync=", sync_interval: always"
+        echo "jetstream { store_dir: \"$OUT_DIR/$1-js\"$sync }" >>"$OUT_DIR/$1.conf"
+    fi
 }
 
 start_server() {
@@ -183,6 +232,8 @@ echo "natrium:     $NATRIUM_BIN ($("$NATRIUM_BIN" --version 2>&1 | head -n 1))"
 echo "nats-server: $NATS_SERVER_BIN ($("$NATS_SERVER_BIN" --version 2>&1 | head -n 1))"
 echo "bench:       $BENCH_BIN bench (async-nats client)"
 echo "plan:        $ROUNDS rounds of [$WORKLOADS], MSGS=$MSGS REQS=$REQS SIZE=$SIZE, pinning for reqrep: $([[ $PIN == 1 && $NPROC -ge 2 ]] && echo 'server CPU 0, bench CPU 1' || echo off)"
+echo "jetstream:   $([[ $WANT_JS == 1 ]] && echo "on, $JS_STORAGE storage, JS_MSGS=$JS_MSGS KV_KEYS=$KV_KEYS JS_WINDOW=$JS_WINDOW" || echo off)"
+if [[ -n $SYNC_NOTE ]]; then echo "note:        $SYNC_NOTE"; fi
 echo "output:      $OUT_DIR"
 echo
 
@@ -201,17 +252,20 @@ for ((round = 1; round <= ROUNDS; round++)); do
         for s in "${order[@]}"; do
             run_one "$s" "$label" "$round"
         done
+        if [[ $label == js-pub* && -n ${PORT[nats-sync]:-} ]]; then
+            run_one nats-sync "$label" "$round"
+        fi
     done
 done
 echo "measured in $((SECONDS - started)) s"
 echo
 
-python3 - "$RESULTS" "$WORKLOADS" <<'PY'
+python3 - "$RESULTS" "$WORKLOADS" "$SYNC_NOTE" <<'PY'
 import json
 import statistics
 import sys
 
-path, labels = sys.argv[1], sys.argv[2].split()
+path, labels, sync_note = sys.argv[1], sys.argv[2].split(), sys.argv[3]
 runs = [json.loads(line) for line in open(path) if line.strip()]
 servers = ["natrium", "nats-server"]
 
@@ -249,7 +303,7 @@ def ratio(a, b):
 
 print("Throughput (median msgs/s; ratio > 1: natrium faster) and server CPU "
       "(median us/msg; ratio < 1: natrium cheaper)")
-head = (f"{'workload':<11} {'natrium':>12} {'nats-server':>12} {'ratio':>6}   "
+head = (f"{'workload':<13} {'natrium':>12} {'nats-server':>12} {'ratio':>6}   "
         f"{'cpu natrium':>11} {'cpu nats':>9} {'ratio':>6}   {'ok runs':>9}")
 print(head)
 print("-" * len(head))
@@ -258,7 +312,7 @@ for label in labels:
     ra, rb = median(r["msgs_per_sec"] for r in a), median(r["msgs_per_sec"] for r in b)
     ca, cb = median(cpu(r) for r in a), median(cpu(r) for r in b)
     oks = f"{len(a)}/{total(label, 'natrium')},{len(b)}/{total(label, 'nats-server')}"
-    print(f"{label:<11} {fmt(ra, '>12,.0f')} {fmt(rb, '>12,.0f')} {ratio(ra, rb):>6}   "
+    print(f"{label:<13} {fmt(ra, '>12,.0f')} {fmt(rb, '>12,.0f')} {ratio(ra, rb):>6}   "
           f"{fmt(ca, '>11.3f')} {fmt(cb, '>9.3f')} {ratio(ca, cb):>6}   {oks:>9}")
 
 lat_labels = [l for l in labels if l.startswith("reqrep")]
@@ -276,6 +330,55 @@ if lat_labels:
         qa, qb = median(lat(r, "p99_us") for r in a), median(lat(r, "p99_us") for r in b)
         print(f"{label:<11} {fmt(pa, '>11.1f')} {fmt(pb, '>9.1f')} {ratio(pa, pb):>6}   "
               f"{fmt(qa, '>11.1f')} {fmt(qb, '>9.1f')} {ratio(qa, qb):>6}")
+
+js_labels = [l for l in labels if l.startswith("js-pub") or l == "kv"]
+if js_labels:
+    print()
+    print("JetStream (median ops/s; ratio > 1: natrium faster; p50 = median of each run's "
+          "p50 latency). js-pub waits for every PubAck; kv puts then gets every key")
+    have_sync = any(r["server"] == "nats-sync" for r in runs)
+    head = (f"{'workload':<13} {'natrium':>10} {'nats-server':>12} {'ratio':>6}"
+            + (f"   {'nats-sync':>10} {'ratio':>6}" if have_sync else "")
+            + f"   {'p50 natrium':>11} {'p50 nats':>9}")
+    print(head)
+    print("-" * len(head))
+
+    def phase(rep, name):
+        for p in rep.get("phases") or []:
+            if p["name"] == name:
+                return p
+        return None
+
+    def phase_rate(rep, name):
+        p = phase(rep, name)
+        return p["msgs_per_sec"] if p else None
+
+    def phase_p50(rep, name):
+        p = phase(rep, name)
+        return (p.get("latency") or {}).get("p50_us") if p else None
+
+    rows = []
+    for label in js_labels:
+        if label == "kv":
+            rows.append(("kv", "kv", lambda r: r["msgs_per_sec"], lambda r: None))
+            for ph in ("kv put", "kv get"):
+                rows.append((ph.replace(" ", "-"), "kv",
+                             lambda r, ph=ph: phase_rate(r, ph),
+                             lambda r, ph=ph: phase_p50(r, ph)))
+        else:
+            rows.append((label, label, lambda r: r["msgs_per_sec"], lambda r: lat(r, "p50_us")))
+    for name, label, get, getlat in rows:
+        a, b = good(label, "natrium"), good(label, "nats-server")
+        ra, rb = median(get(r) for r in a), median(get(r) for r in b)
+        la, lb = median(getlat(r) for r in a), median(getlat(r) for r in b)
+        line = f"{name:<13} {fmt(ra, ',.0f'):>10} {fmt(rb, ',.0f'):>12} {ratio(ra, rb):>6}"
+        if have_sync:
+            rc = median(get(r) for r in good(label, "nats-sync")) if label.startswith("js-pub") else None
+            line += f"   {fmt(rc, ',.0f'):>10} {ratio(ra, rc):>6}"
+        line += f"   {fmt(la, '.1f'):>11} {fmt(lb, '.1f'):>9}"
+        print(line)
+    if sync_note:
+        print(f"note: {sync_note}")
 
 failed = [r for r in runs if r["exit"] != 0 or not r["report"] or not r["report"].get("ok")]
 if failed:

@@ -702,7 +702,7 @@ async fn push_heartbeats_and_flow_control() {
     }
     let fc = fc.expect("flow control request");
     assert!(fc.starts_with("$JS.FC.HB."));
-    assert!(got >= 1 && got < 12, "got {got}");
+    assert!((1..12).contains(&got), "got {got}");
     // Without a reply the consumer stalls: at most one more window of data, then
     // only heartbeats that name the pending flow-control subject.
     let mut stalled_hb = false;

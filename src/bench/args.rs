@@ -16,6 +16,8 @@ pub const DEFAULT_URL: &str = "nats://127.0.0.1:4222";
 pub const DEFAULT_THROUGHPUT_MSGS: u64 = 1_000_000;
 /// Default request count for `reqrep`.
 pub const DEFAULT_REQREP_MSGS: u64 = 100_000;
+/// Default message (or key) count for the JetStream workloads.
+pub const DEFAULT_JS_MSGS: u64 = 10_000;
 
 /// `natrium bench`: load generator modelled on `nats bench`, using the
 /// official `async-nats` client so that the client side is identical for
@@ -87,6 +89,67 @@ pub enum Workload {
     Mpmc(MpmcArgs),
     /// Request/reply against one responder connection; reports latency.
     Reqrep(ReqrepArgs),
+    /// JetStream publish into a stream the bench creates, waiting for every PubAck
+    /// (one at a time with --window 1, else up to --window in flight).
+    JsPub(JsPubArgs),
+    /// JetStream key/value: put N keys into a bucket the bench creates, then get and
+    /// verify each.
+    Kv(KvArgs),
+}
+
+/// Storage of the stream or bucket a JetStream workload creates.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageArg {
+    File,
+    Memory,
+}
+
+impl StorageArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageArg::File => "file",
+            StorageArg::Memory => "memory",
+        }
+    }
+}
+
+/// Flags shared by the JetStream workloads.
+#[derive(clap::Args, Debug, Clone)]
+pub struct JsArgs {
+    /// Storage of the stream (bucket) the bench creates.
+    #[arg(long, value_enum, default_value_t = StorageArg::File)]
+    pub storage: StorageArg,
+    /// Replicas of the stream (bucket).
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
+}
+
+/// Flags of `js-pub`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct JsPubArgs {
+    #[command(flatten)]
+    pub msg: MsgArgs,
+    #[command(flatten)]
+    pub js: JsArgs,
+    /// PubAcks awaited in flight: 1 = synchronous publish (wait for each PubAck),
+    /// more = asynchronous publish with that window.
+    #[arg(long, default_value_t = 1)]
+    pub window: usize,
+    /// Name of the stream the bench creates (deleted first if it exists, and at the end).
+    #[arg(long, default_value = "BENCH")]
+    pub stream: String,
+}
+
+/// Flags of `kv` (`--msgs` is the number of keys).
+#[derive(clap::Args, Debug, Clone)]
+pub struct KvArgs {
+    #[command(flatten)]
+    pub msg: MsgArgs,
+    #[command(flatten)]
+    pub js: JsArgs,
+    /// Name of the bucket the bench creates (deleted first if it exists, and at the end).
+    #[arg(long, default_value = "BENCH")]
+    pub bucket: String,
 }
 
 /// Message flags shared by every workload.
@@ -180,11 +243,27 @@ pub(crate) struct ReqrepPlan {
     pub concurrency: usize,
 }
 
+/// Validated shape of a `js-pub` or `kv` run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JsPlan {
+    pub msgs: u64,
+    pub size: usize,
+    pub subject: String,
+    pub storage: StorageArg,
+    pub replicas: usize,
+    /// PubAcks in flight (`js-pub`; 1 for `kv`).
+    pub window: usize,
+    /// Stream (`js-pub`) or bucket (`kv`) name.
+    pub name: String,
+}
+
 /// A validated workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Plan {
     Throughput(ThroughputPlan),
     Reqrep(ReqrepPlan),
+    JsPub(JsPlan),
+    Kv(JsPlan),
 }
 
 impl Workload {
@@ -196,6 +275,8 @@ impl Workload {
             Workload::Fanout(_) => "fanout",
             Workload::Mpmc(_) => "mpmc",
             Workload::Reqrep(_) => "reqrep",
+            Workload::JsPub(_) => "js-pub",
+            Workload::Kv(_) => "kv",
         }
     }
 
@@ -245,6 +326,38 @@ impl Workload {
                     subject,
                     clients: a.clients,
                     concurrency: a.concurrency,
+                }))
+            }
+            Workload::JsPub(a) => {
+                let (msgs, size, subject) = resolve_msg(&a.msg, name, DEFAULT_JS_MSGS)?;
+                if a.window == 0 {
+                    return Err(invalid("--window must be at least 1"));
+                }
+                if a.window > 5000 {
+                    return Err(invalid(
+                        "--window must be at most 5000 (the client's PubAck limit)",
+                    ));
+                }
+                Ok(Plan::JsPub(JsPlan {
+                    msgs,
+                    size,
+                    subject,
+                    storage: a.js.storage,
+                    replicas: check_js(&a.js, &a.stream)?,
+                    window: a.window,
+                    name: a.stream.clone(),
+                }))
+            }
+            Workload::Kv(a) => {
+                let (msgs, size, subject) = resolve_msg(&a.msg, name, DEFAULT_JS_MSGS)?;
+                Ok(Plan::Kv(JsPlan {
+                    msgs,
+                    size,
+                    subject,
+                    storage: a.js.storage,
+                    replicas: check_js(&a.js, &a.bucket)?,
+                    window: 1,
+                    name: a.bucket.clone(),
                 }))
             }
         }
@@ -297,6 +410,21 @@ fn resolve_msg(
         )));
     }
     Ok((msgs, msg.size, subject))
+}
+
+/// Checks the replicas and the stream/bucket name; returns the replicas.
+fn check_js(js: &JsArgs, name: &str) -> Result<usize, BenchError> {
+    if js.replicas == 0 || js.replicas > 5 {
+        return Err(invalid("--replicas must be 1 to 5"));
+    }
+    if name.is_empty()
+        || name.contains(|c: char| c.is_whitespace() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
+    {
+        return Err(invalid(format!(
+            "{name:?} is not a valid stream or bucket name"
+        )));
+    }
+    Ok(js.replicas)
 }
 
 fn invalid(msg: impl Into<String>) -> BenchError {
@@ -373,6 +501,44 @@ mod tests {
         }
         let bad = parse(&["reqrep", "--clients", "0"]);
         assert!(bad.workload.plan().is_err());
+    }
+
+    #[test]
+    fn js_workloads() {
+        let a = parse(&["js-pub", "--window", "64", "--storage", "memory"]);
+        match a.workload.plan() {
+            Ok(Plan::JsPub(p)) => {
+                assert_eq!((p.msgs, p.window, p.replicas), (DEFAULT_JS_MSGS, 64, 1));
+                assert_eq!(p.storage, StorageArg::Memory);
+                assert_eq!(
+                    (p.name.as_str(), p.subject.as_str()),
+                    ("BENCH", "bench.js-pub")
+                );
+            }
+            other => panic!("unexpected plan {other:?}"),
+        }
+        match parse(&["kv", "--msgs", "7", "--bucket", "B1"])
+            .workload
+            .plan()
+        {
+            Ok(Plan::Kv(p)) => {
+                assert_eq!(
+                    (p.msgs, p.storage, p.name.as_str()),
+                    (7, StorageArg::File, "B1")
+                );
+            }
+            other => panic!("unexpected plan {other:?}"),
+        }
+        assert!(parse(&["js-pub", "--window", "0"]).workload.plan().is_err());
+        assert!(parse(&["js-pub", "--replicas", "0"])
+            .workload
+            .plan()
+            .is_err());
+        assert!(parse(&["js-pub", "--stream", "a.b"])
+            .workload
+            .plan()
+            .is_err());
+        assert!(parse(&["kv", "--bucket", "a*"]).workload.plan().is_err());
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub enum BenchError {
     },
 
     /// The report could not be serialised.
+    #[error("JetStream setup: {0}")]
+    JetStream(String),
+
     #[error("encoding the JSON report: {0}")]
     Json(#[from] serde_json::Error),
 

@@ -9,7 +9,7 @@
 //!
 //! Layout:
 //! - [`args`]: flags and workload subcommands;
-//! - `throughput` / `reqrep`: the workloads;
+//! - `throughput` / `reqrep` / `jetstream` (`js-pub`, `kv`): the workloads;
 //! - `client`: connection options and event counting;
 //! - `monitor`: progress counters, progress bar, stall watchdog;
 //! - [`latency`], [`cpu`], [`report`]: the pure parts (percentiles, `/proc`
@@ -19,6 +19,7 @@ pub mod args;
 mod client;
 pub mod cpu;
 mod error;
+mod jetstream;
 pub mod latency;
 mod monitor;
 pub mod report;
@@ -32,7 +33,7 @@ pub use args::{BenchArgs, Workload};
 pub use client::EventCounts;
 pub use error::BenchError;
 pub use latency::LatencyStats;
-pub use report::{BenchReport, ClientStats, Rate, ServerCpu};
+pub use report::{BenchReport, ClientStats, Phase, Rate, ServerCpu};
 
 use args::Plan;
 use client::{Auth, Connector};
@@ -58,6 +59,10 @@ pub(crate) struct Measured {
     pub latency: Option<LatencyStats>,
     pub cpu: CpuUsage,
     pub failures: Vec<String>,
+    /// JetStream workloads: what was created.
+    pub setup: Option<String>,
+    /// Phases measured separately.
+    pub phases: Vec<Phase>,
 }
 
 /// Runs the workload described by `args`, prints the report on stdout
@@ -91,6 +96,8 @@ pub async fn run(args: BenchArgs) -> Result<BenchReport, BenchError> {
     let measured = match &plan {
         Plan::Throughput(p) => throughput::run(&ctx, p).await?,
         Plan::Reqrep(p) => reqrep::run(&ctx, p).await?,
+        Plan::JsPub(p) => jetstream::run_js_pub(&ctx, p).await?,
+        Plan::Kv(p) => jetstream::run_kv(&ctx, p).await?,
     };
     let report = build_report(&args, &plan, urls, &ctx, measured);
 
@@ -124,6 +131,8 @@ fn build_report(
     let (msgs, size, pubs, subs, clients, concurrency) = match plan {
         Plan::Throughput(p) => (p.msgs, p.size, p.pubs, p.subs, None, None),
         Plan::Reqrep(p) => (p.msgs, p.size, 0, 0, Some(p.clients), Some(p.concurrency)),
+        Plan::JsPub(p) => (p.msgs, p.size, 1, 0, None, Some(p.window)),
+        Plan::Kv(p) => (p.msgs, p.size, 1, 0, None, None),
     };
     let per_msg_us = |secs: f64| {
         if m.count > 0 {
@@ -174,6 +183,8 @@ fn build_report(
         publishers: m.publishers,
         subscribers: m.subscribers,
         latency: m.latency,
+        setup: m.setup,
+        phases: m.phases,
         server_cpu: m.cpu.server_secs.map(|secs| ServerCpu {
             pids: ctx.probe.server_pids().to_vec(),
             secs,

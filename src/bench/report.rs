@@ -62,6 +62,15 @@ pub struct ServerCpu {
     pub us_per_msg: f64,
 }
 
+/// One phase of a multi-phase workload (`kv`: put, then get).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Phase {
+    pub name: String,
+    #[serde(flatten)]
+    pub rate: Rate,
+    pub latency: Option<LatencyStats>,
+}
+
 /// Everything a run measured. Printed by [`run`](super::run).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BenchReport {
@@ -90,6 +99,12 @@ pub struct BenchReport {
     pub publishers: Vec<ClientStats>,
     pub subscribers: Vec<ClientStats>,
     pub latency: Option<LatencyStats>,
+    /// JetStream workloads: what was created (storage, replicas, window).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup: Option<String>,
+    /// Phases measured separately (`kv`); the headline covers all of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Phase>,
     pub server_cpu: Option<ServerCpu>,
     pub client_cpu_secs: f64,
     pub client_cpu_us_per_msg: f64,
@@ -146,6 +161,8 @@ impl BenchReport {
             ("reqrep", Some(c), Some(k)) => {
                 format!("{c} requester(s) x {k} in flight -> 1 responder")
             }
+            ("kv", _, _) => "1 key/value client".to_string(),
+            ("js-pub", _, Some(w)) => format!("1 publisher, {w} PubAck(s) in flight"),
             _ if self.subs == 0 => format!("{} publisher(s)", self.pubs),
             _ => format!("{} pub -> {} sub", self.pubs, self.subs),
         };
@@ -165,8 +182,21 @@ impl BenchReport {
             rate_line(&self.headline()),
             self.measured_at
         );
+        if let Some(setup) = &self.setup {
+            let _ = writeln!(s, "  {:<16}{}", "setup", setup);
+        }
         if let Some(p) = &self.publish {
             let _ = writeln!(s, "  {:<16}{}", "publish", rate_line(p));
+        }
+        for p in &self.phases {
+            let _ = writeln!(s, "  {:<16}{}", p.name, rate_line(&p.rate));
+            if let Some(l) = &p.latency {
+                let _ = writeln!(
+                    s,
+                    "  {:<16}p50 {:.1} us  p99 {:.1} us  max {:.1} us",
+                    "", l.p50_us, l.p99_us, l.max_us
+                );
+            }
         }
         if self.publishers.len() > 1 {
             for p in &self.publishers {
@@ -276,6 +306,8 @@ pub(crate) mod tests {
                 rate,
             }],
             latency: None,
+            setup: None,
+            phases: Vec::new(),
             server_cpu: Some(ServerCpu {
                 pids: vec![42],
                 secs: 0.75,

@@ -198,5 +198,7 @@ pub(crate) async fn run(ctx: &Ctx, plan: &ReqrepPlan) -> Result<Measured, BenchE
         latency: LatencyStats::from_nanos(&mut samples),
         cpu: ctx.probe.usage(before, after),
         failures,
+        setup: None,
+        phases: Vec::new(),
     })
 }

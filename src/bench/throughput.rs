@@ -291,6 +291,8 @@ pub(crate) async fn run(ctx: &Ctx, plan: &ThroughputPlan) -> Result<Measured, Be
         latency: None,
         cpu: ctx.probe.usage(before, after),
         failures,
+        setup: None,
+        phases: Vec::new(),
     })
 }
 

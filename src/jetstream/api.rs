@@ -69,7 +69,12 @@ pub async fn serve_disabled(
             m = rx.recv() => match m { Some(m) => m, None => break },
         };
         let Some(reply) = m.reply else { continue };
-        let kind = response_type(m.subject.strip_prefix("$JS.API.").unwrap_or(""));
+        let domain = server
+            .config
+            .jetstream
+            .as_ref()
+            .and_then(|j| j.domain.as_deref());
+        let kind = response_type(api_rest(&m.subject, domain).unwrap_or(""));
         let body = serde_json::to_vec(&error_response(kind, &ApiError::not_enabled_for_account()))
             .unwrap_or_default();
         server.publish(
@@ -82,6 +87,19 @@ pub async fn serve_disabled(
             },
         );
     }
+}
+
+/// The part of an API subject after `$JS.API.` or, with a JetStream domain, after
+/// `$JS.<domain>.API.` (the two are the same API).
+pub fn api_rest<'a>(subject: &'a str, domain: Option<&str>) -> Option<&'a str> {
+    if let Some(rest) = subject.strip_prefix("$JS.API.") {
+        return Some(rest);
+    }
+    let d = domain?;
+    subject
+        .strip_prefix("$JS.")?
+        .strip_prefix(d)?
+        .strip_prefix(".API.")
 }
 
 /// The response `type` suffix for an API subject (without `$JS.API.`).
@@ -156,7 +174,7 @@ async fn handle(
     account: &Arc<Account>,
     m: &InternalMsg,
 ) -> Option<Value> {
-    let rest = m.subject.strip_prefix("$JS.API.")?;
+    let rest = api_rest(&m.subject, js.config.domain.as_deref())?;
     let kind = response_type(rest);
     let tokens: Vec<&str> = rest.split('.').collect();
     let res = match tokens.as_slice() {
@@ -263,7 +281,12 @@ async fn handle(
                 }) {
                     Ok(_) => {
                         s.prune_consumers_except("");
-                        s.sync().await.map(|()| json!({ "success": true }))
+                        match s.sync().await {
+                            Ok(()) => scrub_erased(&s, r.seq, r.no_erase)
+                                .await
+                                .map(|()| json!({ "success": true })),
+                            Err(e) => Err(e),
+                        }
                     }
                     Err(e) => Err(e),
                 },
@@ -280,6 +303,23 @@ async fn handle(
         Ok(v) => typed(kind, v),
         Err(e) => error_response(kind, &e),
     })
+}
+
+/// After a secure erase from file storage, removes the old record from the database
+/// files too (off the runtime: it flushes and compacts).
+async fn scrub_erased(
+    s: &Arc<super::stream::Stream>,
+    seq: u64,
+    no_erase: bool,
+) -> Result<(), ApiError> {
+    if no_erase || s.storage() != super::config::Storage::File {
+        return Ok(());
+    }
+    let (db, id) = (s.db.clone(), s.id);
+    tokio::task::spawn_blocking(move || super::file_store::FileStore::scrub(&db, id, seq))
+        .await
+        .map_err(|e| ApiError::msg_delete_failed(e.to_string()))?
+        .map_err(|e| ApiError::msg_delete_failed(e.to_string()))
 }
 
 /// Parses a create/update body; the name in the subject must match the body's.

@@ -166,6 +166,16 @@ impl StreamState {
 
     /// Removes one message; false if it was not there.
     fn remove_msg(&mut self, store: &mut dyn MsgStore, seq: u64) -> Result<bool, StoreError> {
+        self.remove_msg_erasing(store, seq, false)
+    }
+
+    /// Removes a message; with `erase` its stored record is overwritten first.
+    fn remove_msg_erasing(
+        &mut self,
+        store: &mut dyn MsgStore,
+        seq: u64,
+        erase: bool,
+    ) -> Result<bool, StoreError> {
         if self.msgs == 0
             || seq < self.first_seq
             || seq > self.last_seq
@@ -176,7 +186,11 @@ impl StreamState {
         let Some(m) = store.get(seq)? else {
             return Ok(false);
         };
-        store.remove(seq, &m.subject)?;
+        if erase {
+            store.erase(seq, &m.subject)?;
+        } else {
+            store.remove(seq, &m.subject)?;
+        }
         self.msgs -= 1;
         self.bytes = self.bytes.saturating_sub(m.size());
         if let Some(s) = self.subjects.get_mut(&m.subject) {
@@ -264,17 +278,25 @@ pub fn apply(st: &mut StreamState, store: &mut dyn MsgStore, op: Op) -> Result<O
             ts,
         } => store_msg(st, store, subject, headers, payload, ts),
         Op::Purge { filter, seq, keep } => purge(st, store, filter, seq, keep),
-        Op::DeleteMsg { seq, no_erase: _ } => {
+        Op::DeleteMsg { seq, no_erase } => {
             if st.config.deny_delete {
                 return Err(ApiError::msg_delete_failed("message delete not permitted"));
             }
             if st.config.sealed {
                 return Err(ApiError::sealed());
             }
-            if st.remove_msg(store, seq).map_err(store_err)? {
+            if st
+                .remove_msg_erasing(store, seq, !no_erase)
+                .map_err(store_err)?
+            {
                 Ok(OpResult::Deleted)
             } else {
-                Err(ApiError::msg_delete_failed("no message found"))
+                Err(ApiError::delete_not_found(
+                    seq,
+                    st.config.storage == super::config::Storage::File,
+                    st.first_seq,
+                    st.last_seq,
+                ))
             }
         }
         Op::Expire { now } => {

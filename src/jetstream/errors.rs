@@ -31,6 +31,15 @@ impl ApiError {
     pub fn insufficient_resources() -> Self {
         Self::new(503, 10023, "insufficient resources")
     }
+    pub fn account_resources_exceeded() -> Self {
+        Self::new(400, 10002, "resource limits exceeded for account")
+    }
+    pub fn insufficient_memory_resources() -> Self {
+        Self::new(500, 10028, "insufficient memory resources available")
+    }
+    pub fn insufficient_storage_resources() -> Self {
+        Self::new(500, 10047, "insufficient storage resources available")
+    }
     pub fn max_streams() -> Self {
         Self::new(400, 10027, "maximum number of streams reached")
     }
@@ -99,6 +108,19 @@ impl ApiError {
     }
     pub fn msg_delete_failed(detail: impl Into<String>) -> Self {
         Self::new(500, 10057, detail)
+    }
+    /// MSG.DELETE of a sequence with no message, as nats-server 2.9 answers it: memory
+    /// storage always 400/10043; file storage 10043 inside the stream's range, else
+    /// the store's error (500/10057 "no message found" below it, "stream store EOF"
+    /// above it).
+    pub fn delete_not_found(seq: u64, file: bool, first: u64, last: u64) -> Self {
+        if file && seq > last {
+            Self::msg_delete_failed("stream store EOF")
+        } else if file && (seq == 0 || seq < first) {
+            Self::msg_delete_failed("no message found")
+        } else {
+            Self::new(400, 10043, format!("sequence {seq} not found"))
+        }
     }
     pub fn purge_failed(detail: impl Into<String>) -> Self {
         Self::new(500, 10110, detail)

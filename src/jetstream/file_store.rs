@@ -115,6 +115,18 @@ impl FileStore {
         FileStore { db, id }
     }
 
+    /// Makes an erased message unrecoverable from the database files: flushes the
+    /// memtables (so the write-ahead log holding the old record is retired) and
+    /// compacts the record's key range (so no older table keeps it). Blocking; run
+    /// it off the async runtime after `MsgStore::erase`.
+    pub fn scrub(db: &Db, id: u64, seq: u64) -> Result<(), StoreError> {
+        db.scrub(
+            Cf::Msgs,
+            &msg_key(id, seq),
+            &msg_key(id, seq.saturating_add(1)),
+        )
+    }
+
     /// Deletes everything this stream has in the database (messages, index, bounds).
     pub fn destroy(db: &Db, id: u64) -> Result<(), StoreError> {
         let mut b = Batch::default();
@@ -131,6 +143,18 @@ impl MsgStore for FileStore {
         b.put(Cf::Msgs, msg_key(self.id, seq), encode_record(msg));
         b.put(Cf::Index, index_key(self.id, &msg.subject, seq), Vec::new());
         self.db.write(b)
+    }
+
+    fn erase(&mut self, seq: u64, subject: &str) -> Result<(), StoreError> {
+        let key = msg_key(self.id, seq);
+        if let Some(old) = self.db.get(Cf::Msgs, &key)? {
+            let mut noise = vec![0u8; old.len()];
+            fastrand::fill(&mut noise);
+            let mut b = Batch::default();
+            b.put(Cf::Msgs, key, noise);
+            self.db.write(b)?;
+        }
+        self.remove(seq, subject)
     }
 
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {

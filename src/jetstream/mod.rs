@@ -18,6 +18,7 @@ pub mod consumer;
 pub mod errors;
 pub mod file_store;
 pub mod info;
+pub mod limits;
 pub mod msgstore;
 pub mod ops;
 pub mod stream;
@@ -136,6 +137,13 @@ impl JetStream {
             if let Err(e) = server.subscribe_internal(&client, "$JS.API.>", None, "api") {
                 error!(account = %account.name, error = %e, "cannot subscribe the JetStream API");
                 continue;
+            }
+            // With a domain, `$JS.<domain>.API.>` is the same API (nats-server maps it).
+            if let Some(d) = &js.config.domain {
+                let subject = format!("$JS.{d}.API.>");
+                if let Err(e) = server.subscribe_internal(&client, &subject, None, "api-domain") {
+                    error!(account = %account.name, error = %e, "cannot subscribe the JetStream domain API");
+                }
             }
             if account.jetstream {
                 js.tasks
@@ -276,8 +284,8 @@ impl JetStream {
         let mut v = json!({
             "memory": u.memory,
             "storage": u.storage,
-            "reserved_memory": 0,
-            "reserved_storage": 0,
+            "reserved_memory": self.reserved(Some(&account.name), Storage::Memory, ("", "")),
+            "reserved_storage": self.reserved(Some(&account.name), Storage::File, ("", "")),
             "streams": u.streams,
             "consumers": self.consumer_total(account),
             "limits": {
@@ -314,23 +322,40 @@ impl JetStream {
     }
 
     /// (max_memory, max_storage, max_streams, max_consumers) for an account; -1 = none.
-    fn limits(server: &ServerShared, account: &Account) -> (i64, i64, i64, i64) {
-        let acc = server
-            .config
-            .accounts
+    fn limits(_server: &ServerShared, account: &Account) -> (i64, i64, i64, i64) {
+        let j = &account.js;
+        let lim = |v: Option<i64>| v.unwrap_or(-1);
+        (
+            lim(j.max_memory),
+            lim(j.max_file),
+            lim(j.max_streams),
+            lim(j.max_consumers),
+        )
+    }
+
+    /// Bytes reserved (`max_bytes` > 0) by streams of `storage`, of one account or of
+    /// all, leaving out the stream `except` (account, name).
+    fn reserved(&self, account: Option<&str>, storage: Storage, except: (&str, &str)) -> i64 {
+        self.streams
+            .read()
             .iter()
-            .find(|a| a.name == account.name)
-            .and_then(|a| a.jetstream.as_ref());
-        let lim = |v: Option<i64>| v.filter(|x| *x >= 0).unwrap_or(-1);
-        match acc {
-            Some(j) => (
-                lim(j.max_memory),
-                lim(j.max_file),
-                lim(j.max_streams),
-                lim(j.max_consumers),
-            ),
-            None => (-1, -1, -1, -1),
-        }
+            .filter(|((a, n), _)| (a.as_str(), n.as_str()) != except)
+            .filter(|((a, _), _)| account.map_or(true, |x| x == a))
+            .map(|(_, s)| s.config())
+            .filter(|c| c.storage == storage && c.max_bytes > 0)
+            .map(|c| c.max_bytes)
+            .sum()
+    }
+
+    /// Refuses a stream whose `max_bytes` the account or server cannot reserve.
+    fn check_reserve(&self, account: &Account, cfg: &StreamConfig) -> Result<(), ApiError> {
+        let except = (account.name.as_str(), cfg.name.as_str());
+        account.js.check_reserve(
+            cfg.storage,
+            cfg.max_bytes,
+            self.reserved(Some(&account.name), cfg.storage, except),
+            self.reserved(None, cfg.storage, except),
+        )
     }
 
     fn persist_meta(&self, s: &Stream, cfg: &StreamConfig) -> Result<(), ApiError> {
@@ -398,6 +423,7 @@ impl JetStream {
         if max_streams >= 0 && self.stream_names(account, None).len() as i64 >= max_streams {
             return Err(ApiError::max_streams());
         }
+        self.check_reserve(account, &cfg)?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let created = stream::now_ns();
         let store = stream::make_store(&self.db, id, cfg.storage);
@@ -448,6 +474,7 @@ impl JetStream {
         let old = s.config();
         cfg.check_update(&old)?;
         self.check_overlap(account, &cfg)?;
+        self.check_reserve(account, &cfg)?;
         s.apply_op(ops::Op::Update {
             config: Box::new(cfg.clone()),
         })?;
@@ -479,6 +506,12 @@ impl JetStream {
             .ok_or_else(ApiError::stream_not_found)?;
         s.drop_consumers(server);
         s.stop(server);
+        {
+            let core = s.core.lock();
+            account
+                .js
+                .add(core.state.config.storage, -(core.state.bytes as i64));
+        }
         let err = |e: StoreError| ApiError::store_failed(e.to_string());
         let mut b = Batch::default();
         b.delete(Cf::Meta, meta_key(s.id));

@@ -45,6 +45,11 @@ pub trait MsgStore: Send {
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
     /// Removes the message at `seq` (whose subject is `subject`).
     fn remove(&mut self, seq: u64, subject: &str) -> Result<(), StoreError>;
+    /// Removes the message at `seq` after overwriting its stored data (secure erase,
+    /// `MSG.DELETE` without `no_erase`). Memory storage just drops it.
+    fn erase(&mut self, seq: u64, subject: &str) -> Result<(), StoreError> {
+        self.remove(seq, subject)
+    }
     /// The first sequence ≥ `from` stored on the literal `subject`.
     fn next_for_subject(&self, subject: &str, from: u64) -> Result<Option<u64>, StoreError>;
     /// How many messages on the literal `subject` have sequence ≥ `from`.

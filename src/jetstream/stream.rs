@@ -92,6 +92,7 @@ impl Stream {
             serde_json::to_vec(&busy).unwrap_or_default(),
         ));
         let durable = AtomicU64::new(state.last_seq);
+        account.js.add(state.config.storage, state.bytes as i64);
         let stream = Arc::new(Stream {
             id,
             name: name.clone(),
@@ -130,14 +131,20 @@ impl Stream {
         }
         if cfg.allow_direct {
             let d = String::from_utf8_lossy(DIRECT_SID);
-            add(
-                &format!("$JS.API.DIRECT.GET.{}", self.name),
-                format!("{d}0"),
-            )?;
-            add(
-                &format!("$JS.API.DIRECT.GET.{}.>", self.name),
-                format!("{d}1"),
-            )?;
+            let domain = server
+                .config
+                .jetstream
+                .as_ref()
+                .and_then(|j| j.domain.clone());
+            let prefixes = std::iter::once("$JS.API".to_string())
+                .chain(domain.map(|dom| format!("$JS.{dom}.API")));
+            for (i, p) in prefixes.enumerate() {
+                add(&format!("{p}.DIRECT.GET.{}", self.name), format!("{d}{i}0"))?;
+                add(
+                    &format!("{p}.DIRECT.GET.{}.>", self.name),
+                    format!("{d}{i}1"),
+                )?;
+            }
         }
         Ok(())
     }
@@ -180,7 +187,7 @@ impl Stream {
     pub fn apply_op(&self, op: Op) -> Result<OpResult, ApiError> {
         let mut core = self.core.lock();
         let StreamCore { state, store } = &mut *core;
-        let r = apply(state, store.as_mut(), op);
+        let r = apply_counted(&self.account, state, store.as_mut(), op);
         drop(core);
         self.rearm.notify_one();
         r
@@ -359,7 +366,7 @@ async fn process_batch(
         for m in batch.drain(..) {
             if m.sid.starts_with(DIRECT_SID) {
                 drop(core);
-                if let Some(r) = direct_get(stream, &m) {
+                if let Some(r) = direct_get(stream, &m, domain) {
                     replies.push(r);
                 }
                 core = stream.core.lock();
@@ -372,7 +379,10 @@ async fn process_batch(
                 ts: now_ns(),
             };
             let StreamCore { state, store } = &mut *core;
-            let res = apply(state, store.as_mut(), op);
+            let res = match check_limits(&stream.account, state, &op) {
+                Ok(()) => apply_counted(&stream.account, state, store.as_mut(), op),
+                Err(e) => Err(e),
+            };
             if matches!(res, Ok(OpResult::Stored { .. })) {
                 stored_any = true;
             }
@@ -412,10 +422,11 @@ async fn process_batch(
     replies
 }
 
-fn direct_get(stream: &Stream, m: &InternalMsg) -> Option<Reply> {
+fn direct_get(stream: &Stream, m: &InternalMsg, domain: Option<&str>) -> Option<Reply> {
     let reply = m.reply.clone()?;
-    let prefix = format!("$JS.API.DIRECT.GET.{}.", stream.name);
-    let req = if let Some(subj) = m.subject.strip_prefix(&prefix) {
+    let prefix = format!("DIRECT.GET.{}.", stream.name);
+    let rest = super::api::api_rest(&m.subject, domain).unwrap_or("");
+    let req = if let Some(subj) = rest.strip_prefix(&prefix) {
         GetRequest {
             last_by_subj: Some(subj.to_string()),
             ..GetRequest::default()
@@ -444,6 +455,39 @@ fn direct_get(stream: &Stream, m: &InternalMsg) -> Option<Reply> {
             body: Vec::new(),
         },
     })
+}
+
+/// `apply`, keeping the account's storage usage in step with the stream's bytes.
+fn apply_counted(
+    account: &Account,
+    state: &mut StreamState,
+    store: &mut dyn MsgStore,
+    op: Op,
+) -> Result<OpResult, ApiError> {
+    let before = state.bytes as i64;
+    let storage = state.config.storage;
+    let r = apply(state, store, op);
+    account.js.add(storage, state.bytes as i64 - before);
+    r
+}
+
+/// The account and server storage limits a publish must fit.
+fn check_limits(account: &Account, state: &StreamState, op: &Op) -> Result<(), ApiError> {
+    let Op::Store {
+        subject,
+        headers,
+        payload,
+        ..
+    } = op
+    else {
+        return Ok(());
+    };
+    let size = super::msgstore::msg_size(
+        subject,
+        headers.as_ref().map_or(0, |h| h.len()),
+        payload.len(),
+    );
+    account.js.check_store(state.config.storage, size)
 }
 
 /// Builds the store for a stream.

@@ -23,6 +23,8 @@ pub struct Account {
     pub jetstream: bool,
     /// Local subscriptions counted for the cluster's routes.
     pub interest: crate::cluster::LocalInterest,
+    /// JetStream limits and storage usage.
+    pub js: crate::jetstream::limits::AccountJs,
 }
 
 impl Account {
@@ -33,6 +35,7 @@ impl Account {
             stats: Counters::default(),
             jetstream,
             interest: Default::default(),
+            js: Default::default(),
         }
     }
 }
@@ -49,13 +52,16 @@ impl Accounts {
         let mut by_name = HashMap::new();
         // With no accounts configured, the global account gets JetStream.
         let global_js = js_on && cfg.accounts.is_empty();
-        by_name.insert(
-            GLOBAL_ACCOUNT.to_string(),
-            Arc::new(Account::new(GLOBAL_ACCOUNT, global_js)),
-        );
+        let total = Arc::new(crate::jetstream::limits::Usage::default());
+        let make = |name: &str, js: bool| {
+            let mut a = Account::new(name, js);
+            a.js = crate::jetstream::limits::AccountJs::from_config(cfg, name, total.clone());
+            Arc::new(a)
+        };
+        by_name.insert(GLOBAL_ACCOUNT.to_string(), make(GLOBAL_ACCOUNT, global_js));
         for a in &cfg.accounts {
             let js = js_on && a.jetstream.as_ref().is_some_and(|j| j.enabled);
-            by_name.insert(a.name.clone(), Arc::new(Account::new(&a.name, js)));
+            by_name.insert(a.name.clone(), make(&a.name, js));
         }
         let system = cfg
             .system_account

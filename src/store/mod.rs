@@ -224,6 +224,25 @@ impl Db {
         })
     }
 
+    /// Removes overwritten and deleted values of `[from, to)` from the files: flushes
+    /// every column family's memtable (retiring the write-ahead logs that held them)
+    /// and compacts the range down to the last level, so only live data remains.
+    /// Blocking (disk I/O); used for secure erase.
+    pub fn scrub(&self, cf: Cf, from: &[u8], to: &[u8]) -> Result<(), StoreError> {
+        self.with(|db| {
+            let mut fo = rocksdb::FlushOptions::default();
+            fo.set_wait(true);
+            for c in [Cf::Meta, Cf::Msgs, Cf::Index] {
+                db.flush_cf_opt(cf_of(db, c)?, &fo)?;
+            }
+            let mut co = rocksdb::CompactOptions::default();
+            co.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+            co.set_exclusive_manual_compaction(false);
+            db.compact_range_cf_opt(cf_of(db, cf)?, Some(from), Some(to), &co);
+            Ok(())
+        })
+    }
+
     /// The last key in `[from, to)`, if any.
     pub fn last_key(&self, cf: Cf, from: &[u8], to: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.with(|db| {

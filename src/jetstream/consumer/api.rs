@@ -102,13 +102,10 @@ pub async fn handle(
             if m.subject.starts_with("$JS.API.") {
                 return None;
             }
-            match js.stream(account, stream).and_then(|s| s.consumer(name)) {
-                Some(c) => {
-                    let mut fwd = m.clone();
-                    fwd.sid = bytes::Bytes::from_static(super::runner::SID_NEXT.as_bytes());
-                    let _ = c.tx.try_send(fwd);
-                }
-                None => {}
+            if let Some(c) = js.stream(account, stream).and_then(|s| s.consumer(name)) {
+                let mut fwd = m.clone();
+                fwd.sid = bytes::Bytes::from_static(super::runner::SID_NEXT.as_bytes());
+                let _ = c.tx.try_send(fwd);
             }
             return None;
         }

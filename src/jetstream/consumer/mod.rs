@@ -300,7 +300,7 @@ impl Consumer {
         self.stream
             .db
             .write(b)
-            .map_err(|e| ApiError::consumer_store_failed(e))
+            .map_err(ApiError::consumer_store_failed)
     }
 
     /// Removes the consumer's record.
@@ -310,7 +310,7 @@ impl Consumer {
         self.stream
             .db
             .write(b)
-            .map_err(|e| ApiError::consumer_store_failed(e))
+            .map_err(ApiError::consumer_store_failed)
     }
 
     /// The ConsumerInfo body (without `type`).

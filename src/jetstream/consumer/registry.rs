@@ -269,10 +269,7 @@ impl Stream {
             let core = self.core.lock();
             let st = &core.state;
             let mut from = st.first_seq;
-            loop {
-                let Ok(chunk) = core.store.scan_from(from, 1024) else {
-                    break;
-                };
+            while let Ok(chunk) = core.store.scan_from(from, 1024) {
                 let Some((last, _)) = chunk.last() else { break };
                 from = last + 1;
                 for (seq, subject) in chunk {
