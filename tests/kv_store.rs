@@ -16,7 +16,7 @@ mod kv_common;
 use std::time::Duration;
 
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, PutErrorKind, UpdateErrorKind};
-use async_nats::jetstream::stream::DiscardPolicy;
+use async_nats::jetstream::stream::{DiscardPolicy, Republish};
 use futures::{StreamExt, TryStreamExt};
 use js_common::{api, err_code, publish};
 use kv_common::{eventually, unique, within5, Target};
@@ -415,6 +415,114 @@ async fn bad_bucket_and_key_names_are_refused() {
             .as_str()
             .is_some_and(|d| d.contains("name")),
         "{v}"
+    );
+}
+
+/// A bucket with `republish`: every change is published again on the destination,
+/// with the stream, subject, revision and the key's previous revision in headers.
+#[tokio::test]
+async fn republish_sends_every_change_with_its_revision() {
+    let t = Target::start().await;
+    let js = t.js().await;
+    let c = t.client().await;
+    let b = unique("RP");
+    let mut sub = c.subscribe(format!("rp.{b}.>")).await.unwrap();
+    let mut heads = c.subscribe(format!("rph.{b}.>")).await.unwrap();
+    common::barrier(&c).await;
+    let kv = js
+        .create_key_value(kv::Config {
+            bucket: b.clone(),
+            history: 5,
+            republish: Some(Republish {
+                source: format!("$KV.{b}.>"),
+                destination: format!("rp.{b}.>"),
+                headers_only: false,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let st = kv.status().await.unwrap();
+    assert_eq!(
+        st.info
+            .config
+            .republish
+            .as_ref()
+            .map(|r| r.destination.as_str()),
+        Some(format!("rp.{b}.>").as_str())
+    );
+    kv.put("a.b", "one".into()).await.unwrap();
+    kv.put("c", "two".into()).await.unwrap();
+    kv.put("a.b", "three".into()).await.unwrap();
+    kv.delete("c").await.unwrap();
+    let want = [
+        ("a.b", "one", 1, 0, None),
+        ("c", "two", 2, 0, None),
+        ("a.b", "three", 3, 1, None),
+        ("c", "", 4, 2, Some("DEL")),
+    ];
+    for (key, value, seq, last, op) in want {
+        let m = within5(sub.next()).await.unwrap();
+        assert_eq!(m.subject.as_str(), format!("rp.{b}.{key}"));
+        assert_eq!(&m.payload[..], value.as_bytes());
+        assert!(m.reply.is_none());
+        let h = m.headers.expect("headers");
+        let get = |k: &str| h.get(k).map(|v| v.as_str().to_string());
+        assert_eq!(get("Nats-Stream"), Some(format!("KV_{b}")));
+        assert_eq!(get("Nats-Subject"), Some(format!("$KV.{b}.{key}")));
+        assert_eq!(get("Nats-Sequence"), Some(seq.to_string()));
+        assert_eq!(get("Nats-Last-Sequence"), Some(last.to_string()));
+        assert_eq!(get("KV-Operation").as_deref(), op);
+        assert_eq!(get("Nats-Msg-Size"), None);
+    }
+
+    // Headers only, with a wildcard mapping: the payload size instead of the payload.
+    let b2 = unique("RPH");
+    let kv2 = js
+        .create_key_value(kv::Config {
+            bucket: b2.clone(),
+            republish: Some(Republish {
+                source: format!("$KV.{b2}.*"),
+                destination: format!("rph.{b}.{{{{wildcard(1)}}}}"),
+                headers_only: true,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    kv2.put("k", "12345".into()).await.unwrap();
+    kv2.put("not.matched", "x".into()).await.unwrap();
+    kv2.put("k2", "1".into()).await.unwrap();
+    let m = within5(heads.next()).await.unwrap();
+    assert_eq!(m.subject.as_str(), format!("rph.{b}.k"));
+    assert!(m.payload.is_empty());
+    let h = m.headers.unwrap();
+    assert_eq!(h.get("Nats-Msg-Size").map(|v| v.as_str()), Some("5"));
+    assert_eq!(h.get("Nats-Sequence").map(|v| v.as_str()), Some("1"));
+    let m = within5(heads.next()).await.unwrap();
+    assert_eq!(
+        m.subject.as_str(),
+        format!("rph.{b}.k2"),
+        "two-token key skipped"
+    );
+
+    // A destination inside the bucket's own subjects would loop: refused.
+    let err = js
+        .create_key_value(kv::Config {
+            bucket: unique("RPC"),
+            republish: Some(Republish {
+                source: ">".into(),
+                destination: "$KV.>".into(),
+                headers_only: false,
+            }),
+            ..Default::default()
+        })
+        .await
+        .err()
+        .expect("cycle refused");
+    assert!(
+        err.to_string().contains("cycle") || format!("{err:?}").contains("cycle"),
+        "{err:?}"
     );
 }
 

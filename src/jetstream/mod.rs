@@ -19,6 +19,7 @@ pub mod file_store;
 pub mod info;
 pub mod msgstore;
 pub mod ops;
+pub mod republish;
 pub mod stream;
 
 use std::collections::BTreeMap;
