@@ -418,6 +418,40 @@ async fn bad_bucket_and_key_names_are_refused() {
     );
 }
 
+#[tokio::test]
+async fn update_bucket_config_and_byte_limit() {
+    let t = Target::start().await;
+    let js = t.js().await;
+    let b = unique("UPD");
+    let kv = js.create_key_value(bucket_config(&b)).await.unwrap();
+    kv.put("k", "v".into()).await.unwrap();
+    let mut cfg = bucket_config(&b);
+    cfg.history = 10;
+    cfg.max_value_size = 2048;
+    cfg.max_bytes = 4096;
+    let kv = js.update_key_value(cfg).await.unwrap();
+    let st = js.get_key_value(&b).await.unwrap().status().await.unwrap();
+    assert_eq!(st.history(), 10);
+    assert_eq!(st.info.config.max_message_size, 2048);
+    assert_eq!(st.info.config.max_bytes, 4096);
+    assert_eq!(st.values(), 1, "values survive the update");
+    assert_eq!(kv.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    // The byte limit with discard new: a value that does not fit is refused.
+    kv.put("a", vec![b'a'; 2000].into()).await.unwrap();
+    let err = kv.put("b", vec![b'b'; 2048].into()).await.unwrap_err();
+    assert_eq!(err.kind(), PutErrorKind::Ack, "{err}");
+    assert!(err.to_string().contains("maximum bytes"), "{err}");
+    assert_eq!(kv.get("b").await.unwrap(), None);
+    // A missing bucket can not be updated; create-or-update creates it.
+    let missing = unique("MISSING");
+    assert!(js.update_key_value(bucket_config(&missing)).await.is_err());
+    let created = js
+        .create_or_update_key_value(bucket_config(&missing))
+        .await
+        .unwrap();
+    assert_eq!(created.put("x", "y".into()).await.unwrap(), 1);
+}
+
 /// A bucket with `republish`: every change is published again on the destination,
 /// with the stream, subject, revision and the key's previous revision in headers.
 #[tokio::test]

@@ -264,6 +264,82 @@ async fn deleting_a_bucket_and_bad_names() {
     }
 }
 
+#[tokio::test]
+async fn metadata_links_limits_and_seal() {
+    let t = Target::start().await;
+    let js = t.js().await;
+    let c = t.client().await;
+    let b = unique("META");
+    let mut bucket = js
+        .create_object_store(object_store::Config {
+            bucket: b.clone(),
+            max_bytes: 1024 * 1024,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let body = data(200_000, 9);
+    let orig = bucket.put("orig", &mut body.as_slice()).await.unwrap();
+
+    // Rename with a description: the old meta subject is purged, the chunks stay.
+    let renamed = bucket
+        .update_metadata(
+            "orig",
+            object_store::UpdateMetadata {
+                name: "renamed".into(),
+                description: Some("new description".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.nuid, orig.nuid);
+    let info = bucket.info("renamed").await.unwrap();
+    assert_eq!(info.description.as_deref(), Some("new description"));
+    assert_eq!(info.digest, orig.digest);
+    assert_eq!(
+        bucket.info("orig").await.unwrap_err().kind(),
+        InfoErrorKind::NotFound
+    );
+    assert_eq!(read_chunks(&js, &b, &orig.nuid).await, body);
+
+    // Links are metas pointing at another object or bucket.
+    bucket.add_link("lnk", &info).await.unwrap();
+    let l = bucket.info("lnk").await.unwrap();
+    let link = l.options.unwrap().link.unwrap();
+    assert_eq!(link.name.as_deref(), Some("renamed"));
+    assert_eq!(link.bucket, b);
+    bucket.add_bucket_link("blink", "elsewhere").await.unwrap();
+    let bl = bucket
+        .info("blink")
+        .await
+        .unwrap()
+        .options
+        .unwrap()
+        .link
+        .unwrap();
+    assert_eq!((bl.name, bl.bucket.as_str()), (None, "elsewhere"));
+
+    // max_bytes with discard new: an object that does not fit is refused.
+    let too_big = data(2 * 1024 * 1024, 10);
+    assert!(bucket
+        .put("too big", &mut too_big.as_slice())
+        .await
+        .is_err());
+    assert_eq!(
+        bucket.info("too big").await.unwrap_err().kind(),
+        InfoErrorKind::NotFound
+    );
+
+    // Sealing: the stream is sealed and nothing more can be stored or deleted.
+    bucket.seal().await.unwrap();
+    let v = api(&c, &format!("$JS.API.STREAM.INFO.OBJ_{b}"), json!(null)).await;
+    assert_eq!(v["config"]["sealed"], true, "{v}");
+    assert!(bucket.put("after", &mut &b"x"[..]).await.is_err());
+    assert!(bucket.delete("renamed").await.is_err());
+    assert!(!bucket.info("renamed").await.unwrap().deleted);
+}
+
 // ---- needs consumers -------------------------------------------------------------
 
 #[tokio::test]
