@@ -401,7 +401,7 @@ async fn process_batch(
     if stored_any {
         stream.rearm.notify_one();
         if let Err(e) = stream.sync().await {
-            // Nothing is acknowledged (or republished) that is not durable.
+            // Nothing is acknowledged that is not durable.
             let err =
                 serde_json::to_vec(&info::pub_ack_error(&stream.name, &e)).unwrap_or_default();
             for r in replies.iter_mut() {
@@ -409,6 +409,7 @@ async fn process_batch(
                     r.body = err.clone();
                 }
             }
+            // Nor republished.
             return replies;
         }
     }
