@@ -68,6 +68,7 @@ impl<'r> Forwards<'r> {
                 reply: msg.reply,
                 headers: msg.headers,
                 payload: msg.payload,
+                deliver: ctx.deliver,
             };
             match route.out.push(|b| encode_msg(b, &parts, &queues)) {
                 Ok(()) => {

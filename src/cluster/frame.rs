@@ -70,6 +70,8 @@ pub struct MsgParts<'a> {
     pub reply: Option<&'a [u8]>,
     pub headers: Option<&'a [u8]>,
     pub payload: &'a [u8],
+    /// The subject to route by on the receiving node, when it differs from `subject`.
+    pub deliver: Option<&'a [u8]>,
 }
 
 /// Field numbers of `Frame.msg` and of `RoutedMsg`.
@@ -80,6 +82,7 @@ const F_REPLY: u32 = 3;
 const F_HEADERS: u32 = 4;
 const F_PAYLOAD: u32 = 5;
 const F_QUEUES: u32 = 6;
+const F_DELIVER: u32 = 7;
 
 fn field_len(tag: u32, n: usize) -> usize {
     key_len(tag) + encoded_len_varint(n as u64) + n
@@ -105,6 +108,7 @@ pub fn encode_msg(out: &mut BytesMut, m: &MsgParts<'_>, queues: &[&str]) {
     inner += m.reply.map_or(0, |r| nonempty(F_REPLY, r));
     inner += m.headers.map_or(0, |h| field_len(F_HEADERS, h.len()));
     inner += nonempty(F_PAYLOAD, m.payload);
+    inner += m.deliver.map_or(0, |d| nonempty(F_DELIVER, d));
     inner += queues
         .iter()
         .map(|q| field_len(F_QUEUES, q.len()))
@@ -131,6 +135,9 @@ pub fn encode_msg(out: &mut BytesMut, m: &MsgParts<'_>, queues: &[&str]) {
     }
     for q in queues {
         put_field(out, F_QUEUES, q.as_bytes());
+    }
+    if let Some(d) = m.deliver.filter(|d| !d.is_empty()) {
+        put_field(out, F_DELIVER, d);
     }
 }
 
@@ -163,6 +170,7 @@ mod tests {
                 headers: Some(Bytes::from_static(b"NATS/1.0\r\n\r\n")),
                 payload: Bytes::from(vec![0u8; 300]),
                 queues: vec!["q1".into(), "q2".into()],
+                deliver: String::new(),
             }),
         ]
     }
@@ -191,6 +199,7 @@ mod tests {
                 reply,
                 headers,
                 payload,
+                deliver: Some(b"_INBOX.d"),
             };
             let mut fast = BytesMut::new();
             encode_msg(&mut fast, &parts, &queues);
@@ -206,6 +215,7 @@ mod tests {
                     headers: headers.map(Bytes::copy_from_slice),
                     payload: Bytes::copy_from_slice(payload),
                     queues: queues.iter().map(|q| q.to_string()).collect(),
+                    deliver: "_INBOX.d".into(),
                 }),
             );
             assert_eq!(fast, slow);

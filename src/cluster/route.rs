@@ -679,7 +679,12 @@ fn on_msg(
     if m.subject.is_empty() {
         return;
     }
-    let result = account.sublist.matches(&m.subject);
+    let route_by = if m.deliver.is_empty() {
+        &m.subject
+    } else {
+        &m.deliver
+    };
+    let result = account.sublist.matches(route_by);
     let msg = Message {
         subject: m.subject.as_bytes(),
         reply: (!m.reply.is_empty()).then_some(m.reply.as_bytes()),
@@ -692,6 +697,7 @@ fn on_msg(
         publisher: None,
         out_msgs: 0,
         out_bytes: 0,
+        deliver: None,
     };
     deliver_local(&result, &msg, &m.queues, &mut ctx);
     let (om, ob) = (ctx.out_msgs, ctx.out_bytes);

@@ -13,6 +13,11 @@ mod convert;
 mod error;
 mod lexer;
 mod literal;
+
+/// Parses a Go duration string (`"2m"`, `"500ms"`); `None` if it is not one.
+pub fn parse_go_duration(text: &str) -> Option<std::time::Duration> {
+    literal::parse_duration(text).ok()
+}
 pub mod model;
 mod parser;
 mod value;

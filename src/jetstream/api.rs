@@ -231,6 +231,7 @@ async fn handle(
                         seq: r.seq,
                         keep: r.keep,
                     });
+                    s.prune_consumers_except("");
                     match res {
                         Ok(OpResult::Purged { purged }) => s
                             .sync()
@@ -260,13 +261,18 @@ async fn handle(
                     seq: r.seq,
                     no_erase: r.no_erase,
                 }) {
-                    Ok(_) => s.sync().await.map(|()| json!({ "success": true })),
+                    Ok(_) => {
+                        s.prune_consumers_except("");
+                        s.sync().await.map(|()| json!({ "success": true }))
+                    }
                     Err(e) => Err(e),
                 },
             },
             Err(e) => Err(e),
         },
-        ["CONSUMER", ..] => Err(ApiError::not_implemented("consumers are not supported yet")),
+        ["CONSUMER", rest @ ..] => {
+            super::consumer::api::handle(server, js, account, rest, m).await?
+        }
         ["DIRECT", ..] => return None,
         _ => return None,
     };

@@ -41,6 +41,9 @@ pub struct StreamState {
     dedup: HashMap<String, (u64, i64)>,
     dedup_order: VecDeque<(i64, String)>,
     pub last_msg_id: Option<String>,
+    /// The stream's consumers and their filter subjects (empty = all), which decide
+    /// whether an interest stream keeps a message.
+    pub consumers: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 fn store_err(e: StoreError) -> ApiError {
@@ -68,6 +71,7 @@ impl StreamState {
             dedup: HashMap::new(),
             dedup_order: VecDeque::new(),
             last_msg_id: None,
+            consumers: std::collections::BTreeMap::new(),
         }
     }
 
@@ -127,6 +131,13 @@ impl StreamState {
             st.last_msg_id = Some(id);
         }
         Ok(st)
+    }
+
+    /// Whether any consumer's filter covers `subject`.
+    pub fn interested(&self, subject: &str) -> bool {
+        self.consumers.values().any(|filters| {
+            filters.is_empty() || filters.iter().any(|f| crate::subject::matches(f, subject))
+        })
     }
 
     /// Number of removed sequences between first and last.
@@ -282,6 +293,13 @@ pub fn apply(st: &mut StreamState, store: &mut dyn MsgStore, op: Op) -> Result<O
             st.expire_ids(now);
             Ok(OpResult::Expired { removed })
         }
+        Op::Remove { seq } => {
+            if st.remove_msg(store, seq).map_err(store_err)? {
+                Ok(OpResult::Deleted)
+            } else {
+                Ok(OpResult::Updated)
+            }
+        }
         Op::Update { config } => {
             st.config = *config;
             enforce_limits(st, store, None).map_err(store_err)?;
@@ -425,9 +443,9 @@ fn store_msg(
         None => {}
     }
     enforce_limits(st, store, Some(&msg.subject)).map_err(store_err)?;
-    if st.config.retention == Retention::Interest {
-        // No consumer can be interested yet (consumers come later): the sequence is
-        // used and acknowledged, the message is not kept, as nats-server does.
+    if st.config.retention == Retention::Interest && !st.interested(&msg.subject) {
+        // No consumer is interested: the sequence is used and acknowledged, the
+        // message is not kept, as nats-server does.
         st.remove_msg(store, seq).map_err(store_err)?;
     }
     Ok(OpResult::Stored { seq })

@@ -73,7 +73,7 @@ pub fn state_json(st: &StreamState, opts: &InfoOpts) -> Value {
             );
         }
     }
-    m.insert("consumer_count".into(), json!(0));
+    m.insert("consumer_count".into(), json!(st.consumers.len()));
     Value::Object(m)
 }
 

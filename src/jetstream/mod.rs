@@ -14,6 +14,7 @@
 pub mod api;
 pub mod apply;
 pub mod config;
+pub mod consumer;
 pub mod errors;
 pub mod file_store;
 pub mod info;
@@ -187,6 +188,7 @@ impl JetStream {
                 store,
             ) {
                 Ok(s) => {
+                    s.load_consumers(server);
                     self.streams
                         .write()
                         .insert((m.account.clone(), m.config.name.clone()), s);
@@ -276,7 +278,7 @@ impl JetStream {
             "reserved_memory": 0,
             "reserved_storage": 0,
             "streams": u.streams,
-            "consumers": 0,
+            "consumers": self.consumer_total(account),
             "limits": {
                 "max_memory": lim.0,
                 "max_storage": lim.1,
@@ -293,6 +295,21 @@ impl JetStream {
             o.insert("domain".into(), json!(d));
         }
         v
+    }
+
+    /// Consumers of all the account's streams.
+    pub fn consumer_total(&self, account: &Account) -> usize {
+        self.streams
+            .read()
+            .iter()
+            .filter(|((a, _), _)| *a == account.name)
+            .map(|(_, s)| s.consumer_count())
+            .sum()
+    }
+
+    /// The account's consumer limit (-1 = none).
+    pub fn account_max_consumers(&self, server: &ServerShared, account: &Account) -> i64 {
+        Self::limits(server, account).3
     }
 
     /// (max_memory, max_storage, max_streams, max_consumers) for an account; -1 = none.
@@ -459,6 +476,7 @@ impl JetStream {
             .write()
             .remove(&(account.name.clone(), name.to_string()))
             .ok_or_else(ApiError::stream_not_found)?;
+        s.drop_consumers(server);
         s.stop(server);
         let err = |e: StoreError| ApiError::store_failed(e.to_string());
         let mut b = Batch::default();

@@ -47,6 +47,16 @@ pub trait MsgStore: Send {
     fn remove(&mut self, seq: u64, subject: &str) -> Result<(), StoreError>;
     /// The first sequence ≥ `from` stored on the literal `subject`.
     fn next_for_subject(&self, subject: &str, from: u64) -> Result<Option<u64>, StoreError>;
+    /// How many messages on the literal `subject` have sequence ≥ `from`.
+    fn count_subject_from(&self, subject: &str, from: u64) -> Result<u64, StoreError> {
+        let mut n = 0;
+        let mut at = from;
+        while let Some(s) = self.next_for_subject(subject, at)? {
+            n += 1;
+            at = s + 1;
+        }
+        Ok(n)
+    }
     /// Up to `limit` (sequence, subject) pairs with sequence ≥ `from`, in order.
     fn scan_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError>;
     /// Removes every message and index entry.
@@ -97,6 +107,13 @@ impl MsgStore for MemStore {
             .by_subject
             .get(subject)
             .and_then(|s| s.range(from..).next().copied()))
+    }
+
+    fn count_subject_from(&self, subject: &str, from: u64) -> Result<u64, StoreError> {
+        Ok(self
+            .by_subject
+            .get(subject)
+            .map_or(0, |s| s.range(from..).count() as u64))
     }
 
     fn scan_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {

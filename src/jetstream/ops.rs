@@ -28,6 +28,9 @@ pub enum Op {
     DeleteMsg { seq: u64, no_erase: bool },
     /// Remove messages older than `max_age` as of `now` (unix nanoseconds).
     Expire { now: i64 },
+    /// Retention: a consumer acknowledged the message (workqueue) or every interested
+    /// consumer did (interest). Allowed even with `deny_delete`.
+    Remove { seq: u64 },
     /// `$JS.API.STREAM.UPDATE` with an already validated configuration.
     Update { config: Box<StreamConfig> },
 }

@@ -3,6 +3,8 @@
 //! commit through `Db::sync`) and only then sends the PubAcks. Also serves direct gets
 //! and runs `max_age` expiry on a timer armed for the oldest message only.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -53,6 +55,11 @@ pub struct Stream {
     stop: CancellationToken,
     /// Wakes the task to re-arm the expiry timer (config change, purge).
     rearm: Notify,
+    /// Consumers by name (see `consumer::registry`).
+    pub(crate) consumers: Mutex<BTreeMap<String, Arc<super::consumer::Consumer>>>,
+    /// The last sequence known durable: consumers deliver nothing beyond it.
+    durable: AtomicU64,
+    tasks: tokio_util::task::TaskTracker,
 }
 
 /// Wall-clock unix nanoseconds (read outside `apply`, carried in the op).
@@ -85,11 +92,15 @@ impl Stream {
         let _ = client.busy_reply.set(bytes::Bytes::from(
             serde_json::to_vec(&busy).unwrap_or_default(),
         ));
+        let durable = AtomicU64::new(state.last_seq);
         let stream = Arc::new(Stream {
             id,
             name: name.clone(),
             account,
             created,
+            durable,
+            consumers: Mutex::new(BTreeMap::new()),
+            tasks: tasks.clone(),
             core: Mutex::new(StreamCore { state, store }),
             db,
             client,
@@ -136,6 +147,28 @@ impl Stream {
         for s in self.subs.lock().drain(..) {
             server.unsubscribe_internal(&s);
         }
+    }
+
+    /// The last sequence that is durable (delivered to consumers).
+    pub fn durable_seq(&self) -> u64 {
+        self.durable.load(Ordering::Acquire)
+    }
+
+    /// Marks everything stored so far as durable and wakes the consumers.
+    fn mark_durable(&self) {
+        let last = self.core.lock().state.last_seq;
+        self.durable.fetch_max(last, Ordering::AcqRel);
+        self.wake_consumers();
+    }
+
+    /// The token that stops this stream (consumers hang their own below it).
+    pub fn stop_token(&self) -> &CancellationToken {
+        &self.stop
+    }
+
+    /// Where the stream's and its consumers' tasks are tracked.
+    pub fn tasks(&self) -> &tokio_util::task::TaskTracker {
+        &self.tasks
     }
 
     /// Stops the task and drops the subscriptions.
@@ -295,6 +328,7 @@ async fn run(server: Arc<ServerShared>, stream: Arc<Stream>, mut rx: mpsc::Recei
                     Ok(OpResult::Expired { removed }) if removed > 0 => {
                         debug!(removed, "expired messages");
                         let _ = stream.sync().await;
+                        stream.prune_consumers_except("");
                     }
                     Ok(_) => {}
                     Err(e) => warn!(error = %e, "expiry failed"),
@@ -400,7 +434,11 @@ async fn process_batch(
     }
     if stored_any {
         stream.rearm.notify_one();
-        if let Err(e) = stream.sync().await {
+        let synced = stream.sync().await;
+        if synced.is_ok() {
+            stream.mark_durable();
+        }
+        if let Err(e) = synced {
             // Nothing is acknowledged that is not durable.
             let err =
                 serde_json::to_vec(&info::pub_ack_error(&stream.name, &e)).unwrap_or_default();

@@ -430,6 +430,7 @@ impl Connection {
             publisher: Some((self.handle.cid, self.echo)),
             out_msgs: 0,
             out_bytes: 0,
+            deliver: None,
         };
         router::deliver(&result, &msg, &mut ctx);
         let (om, ob) = (ctx.out_msgs, ctx.out_bytes);

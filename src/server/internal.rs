@@ -64,6 +64,23 @@ impl ServerShared {
         let Ok(subject) = std::str::from_utf8(msg.subject) else {
             return false;
         };
+        self.publish_routed(account, subject, None, msg)
+    }
+
+    /// Delivers `msg` to the subscribers of `to` (a push consumer's deliver subject or
+    /// a pull request's inbox) while showing `msg.subject` (the stored message's
+    /// subject), as nats-server does for JetStream deliveries.
+    pub fn publish_to(&self, account: &Account, to: &str, msg: &Message<'_>) -> bool {
+        self.publish_routed(account, to, Some(to.as_bytes()), msg)
+    }
+
+    fn publish_routed(
+        &self,
+        account: &Account,
+        subject: &str,
+        deliver: Option<&[u8]>,
+        msg: &Message<'_>,
+    ) -> bool {
         let result = account.sublist.matches(subject);
         let mut flush: FlushSet<Arc<ClientHandle>> = FlushSet::new();
         let mut ctx = DeliveryCtx {
@@ -72,6 +89,7 @@ impl ServerShared {
             publisher: None,
             out_msgs: 0,
             out_bytes: 0,
+            deliver,
         };
         router::deliver(&result, msg, &mut ctx);
         let (m, b) = (ctx.out_msgs, ctx.out_bytes);

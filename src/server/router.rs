@@ -43,6 +43,9 @@ pub struct DeliveryCtx<'a> {
     pub publisher: Option<(u64, bool)>,
     pub out_msgs: u64,
     pub out_bytes: u64,
+    /// When set, the subject the message was routed by (a JetStream delivery shows
+    /// the stored message's subject but goes to a deliver subject or pull inbox).
+    pub deliver: Option<&'a [u8]>,
 }
 
 /// Delivers `msg` to every plain subscription and one member of each queue group.
@@ -177,7 +180,9 @@ fn deliver_internal(
                     headers: None,
                     payload: body,
                 };
+                let saved = ctx.deliver.take();
                 deliver(&result, &refusal, ctx);
+                ctx.deliver = saved;
             }
         }
         tracing::debug!(subject = %String::from_utf8_lossy(msg.subject), "internal queue full, message dropped");
