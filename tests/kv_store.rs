@@ -640,36 +640,41 @@ async fn watch_receives_live_updates_in_order() {
     kv.put("k.a", "old".into()).await.unwrap();
     kv.put("k.a", "initial".into()).await.unwrap();
     kv.put("x", "not watched".into()).await.unwrap();
+    // `watch` sends updates only; `watch_with_history` the current values first.
     let mut w = kv.watch("k.*").await.unwrap();
-    // The current value first.
-    let e = next_entry(&mut w).await;
+    let mut wh = kv.watch_with_history("k.*").await.unwrap();
+    let e = next_entry(&mut wh).await;
     assert_eq!((e.key.as_str(), &e.value[..]), ("k.a", &b"initial"[..]));
     assert_eq!(e.revision, 2);
+    assert!(e.seen_current, "the only initial value is the current one");
     // Then live changes, in order, only for matching keys.
     kv.put("x", "still not watched".into()).await.unwrap();
     kv.put("k.b", "1".into()).await.unwrap();
     kv.put("k.a", "2".into()).await.unwrap();
     kv.delete("k.b").await.unwrap();
     kv.purge("k.a").await.unwrap();
-    let mut got = Vec::new();
-    for _ in 0..4 {
-        let e = next_entry(&mut w).await;
-        got.push((
-            e.key,
-            String::from_utf8_lossy(&e.value).into_owned(),
-            e.operation,
-            e.revision,
-        ));
+    kv.put("k.b.deeper", "not matched by k.*".into())
+        .await
+        .unwrap();
+    let want = vec![
+        ("k.b".to_string(), "1".to_string(), Operation::Put, 5),
+        ("k.a".to_string(), "2".to_string(), Operation::Put, 6),
+        ("k.b".to_string(), "".to_string(), Operation::Delete, 7),
+        ("k.a".to_string(), "".to_string(), Operation::Purge, 8),
+    ];
+    for w in [&mut w, &mut wh] {
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            let e = next_entry(w).await;
+            got.push((
+                e.key,
+                String::from_utf8_lossy(&e.value).into_owned(),
+                e.operation,
+                e.revision,
+            ));
+        }
+        assert_eq!(got, want);
     }
-    assert_eq!(
-        got,
-        vec![
-            ("k.b".into(), "1".into(), Operation::Put, 5),
-            ("k.a".into(), "2".into(), Operation::Put, 6),
-            ("k.b".into(), "".into(), Operation::Delete, 7),
-            ("k.a".into(), "".into(), Operation::Purge, 8),
-        ]
-    );
     // Nothing else arrives.
     kv.put("y", "v".into()).await.unwrap();
     assert!(tokio::time::timeout(Duration::from_millis(300), w.next())
@@ -690,11 +695,13 @@ async fn watch_all_receives_every_key_in_revision_order() {
     kv.put("b", "2".into()).await.unwrap();
     kv.put("a", "3".into()).await.unwrap();
     let mut w = kv.watch_all().await.unwrap();
-    // Last value per key, in revision order.
-    let e1 = next_entry(&mut w).await;
-    let e2 = next_entry(&mut w).await;
+    // With history: the last value per key, in revision order.
+    let mut wh = kv.watch_with_history(">").await.unwrap();
+    let e1 = next_entry(&mut wh).await;
+    let e2 = next_entry(&mut wh).await;
     assert_eq!((e1.key.as_str(), e1.revision), ("b", 2));
     assert_eq!((e2.key.as_str(), e2.revision), ("a", 3));
+    assert!(e2.seen_current);
     let writer = kv.clone();
     let pub_task = tokio::spawn(async move {
         for i in 0..50u32 {
@@ -704,20 +711,26 @@ async fn watch_all_receives_every_key_in_revision_order() {
                 .unwrap();
         }
     });
-    let mut last = 3;
-    for i in 0..50u32 {
-        let e = next_entry(&mut w).await;
-        assert_eq!(e.key, format!("k{}", i % 7));
-        assert_eq!(&e.value[..], i.to_string().as_bytes());
-        assert!(e.revision > last);
-        last = e.revision;
+    for w in [&mut w, &mut wh] {
+        let mut last = 3;
+        for i in 0..50u32 {
+            let e = next_entry(w).await;
+            assert_eq!(e.key, format!("k{}", i % 7));
+            assert_eq!(&e.value[..], i.to_string().as_bytes());
+            assert_eq!(e.revision, last + 1);
+            last = e.revision;
+        }
     }
     pub_task.await.unwrap();
-    // An updates-only watch sees just the new change.
-    let mut w2 = kv.watch_all_from_revision(last + 1).await.unwrap();
+    // From a revision: that change and what follows.
+    let mut w2 = kv.watch_all_from_revision(52).await.unwrap();
     kv.put("late", "x".into()).await.unwrap();
     let e = next_entry(&mut w2).await;
-    assert_eq!((e.key.as_str(), e.revision), ("late", last + 1));
+    assert_eq!((e.key.as_str(), e.revision), ("k6", 52));
+    let e = next_entry(&mut w2).await;
+    assert_eq!((e.key.as_str(), e.revision), ("k0", 53));
+    let e = next_entry(&mut w2).await;
+    assert_eq!((e.key.as_str(), e.revision), ("late", 54));
 }
 
 // ---- restart -------------------------------------------------------------------------
@@ -824,7 +837,7 @@ async fn keys_history_and_watch_after_a_restart() {
         .map(|e| String::from_utf8_lossy(&e.value).into_owned())
         .collect();
     assert_eq!(values, vec!["v2", "v3", "v4", "v5", "v6"]);
-    let mut w = kv.watch_all().await.unwrap();
+    let mut w = kv.watch_with_history(">").await.unwrap();
     let e = next_entry(&mut w).await;
     assert_eq!((e.key.as_str(), e.revision), ("h", 6));
     let e = next_entry(&mut w).await;
