@@ -418,6 +418,48 @@ async fn bad_bucket_and_key_names_are_refused() {
     );
 }
 
+/// The bytes a bucket reports (and its `max_bytes` counts) are nats-server's message
+/// sizes: file storage 30 bytes over subject + value (+4 with headers), memory 16.
+#[tokio::test]
+async fn bucket_bytes_are_counted_as_nats_server_does() {
+    let t = Target::start().await;
+    let js = t.js().await;
+    for (storage, overhead, hdr_extra) in [
+        (
+            async_nats::jetstream::stream::StorageType::File,
+            30u64,
+            4u64,
+        ),
+        (async_nats::jetstream::stream::StorageType::Memory, 16, 0),
+    ] {
+        let b = unique("SZ");
+        let kv = js
+            .create_key_value(kv::Config {
+                bucket: b.clone(),
+                history: 5,
+                storage,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let subject = format!("$KV.{b}.key").len() as u64;
+        kv.put("key", "value".into()).await.unwrap();
+        let st = js.get_key_value(&b).await.unwrap().status().await.unwrap();
+        assert_eq!(st.info.state.bytes, subject + 5 + overhead, "{storage:?}");
+        // A delete marker: no value, the "KV-Operation: DEL" header block.
+        kv.delete("key").await.unwrap();
+        let marker = kv.stream.direct_get(2).await.unwrap();
+        assert_eq!(marker.subject.as_str(), format!("$KV.{b}.key"));
+        let hdr = "NATS/1.0\r\nKV-Operation: DEL\r\n\r\n".len() as u64;
+        let st = js.get_key_value(&b).await.unwrap().status().await.unwrap();
+        assert_eq!(
+            st.info.state.bytes,
+            (subject + 5 + overhead) + (subject + hdr + overhead + hdr_extra),
+            "{storage:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn update_bucket_config_and_byte_limit() {
     let t = Target::start().await;
@@ -541,7 +583,7 @@ async fn republish_sends_every_change_with_its_revision() {
     );
 
     // A destination inside the bucket's own subjects would loop: refused.
-    let err = js
+    let Err(err) = js
         .create_key_value(kv::Config {
             bucket: unique("RPC"),
             republish: Some(Republish {
@@ -552,8 +594,9 @@ async fn republish_sends_every_change_with_its_revision() {
             ..Default::default()
         })
         .await
-        .err()
-        .expect("cycle refused");
+    else {
+        panic!("a republish cycle was accepted");
+    };
     assert!(
         err.to_string().contains("cycle") || format!("{err:?}").contains("cycle"),
         "{err:?}"

@@ -205,7 +205,9 @@ async fn overwrite_replaces_chunks_and_delete_purges_them() {
     assert!(info.deleted);
     assert_eq!((info.size, info.chunks), (0, 0));
     assert!(read_chunks(&js, &b, &i2.nuid).await.is_empty());
-    let err = bucket.get("obj").await.err().expect("deleted object");
+    let Err(err) = bucket.get("obj").await else {
+        panic!("a deleted object was returned");
+    };
     assert_eq!(err.kind(), GetErrorKind::NotFound, "{err}");
     assert_eq!(
         messages_in(&c, &stream).await,
