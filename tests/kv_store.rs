@@ -3,8 +3,7 @@
 //! delete and purge markers, per-key history limit, TTL, bucket deletion, name
 //! validation, and everything again after a restart (file storage).
 //!
-//! Tests whose client calls create a consumer (watch, keys, history) are marked
-//! `#[ignore = "needs consumers (issue 6)"]` until consumers exist.
+//! Watch, keys and history go through the client's ordered push consumers.
 //!
 //! Set `NATRIUM_COMPARE_URL=nats://host:port` to run the tests that do not restart the
 //! server against another server (e.g. nats-server 2.9 with `-js`).
@@ -603,10 +602,9 @@ async fn republish_sends_every_change_with_its_revision() {
     );
 }
 
-// ---- needs consumers -------------------------------------------------------------
+// ---- consumers -------------------------------------------------------------------
 
 #[tokio::test]
-#[ignore = "needs consumers (issue 6)"]
 async fn keys_lists_live_keys() {
     let t = Target::start().await;
     let js = t.js().await;
@@ -632,7 +630,6 @@ async fn keys_lists_live_keys() {
 }
 
 #[tokio::test]
-#[ignore = "needs consumers (issue 6)"]
 async fn history_returns_the_last_five_revisions() {
     let t = Target::start().await;
     let js = t.js().await;
@@ -672,7 +669,6 @@ async fn next_entry(w: &mut kv::Watch) -> kv::Entry {
 }
 
 #[tokio::test]
-#[ignore = "needs consumers (issue 6)"]
 async fn watch_receives_live_updates_in_order() {
     let t = Target::start().await;
     let js = t.js().await;
@@ -726,7 +722,6 @@ async fn watch_receives_live_updates_in_order() {
 }
 
 #[tokio::test]
-#[ignore = "needs consumers (issue 6)"]
 async fn watch_all_receives_every_key_in_revision_order() {
     let t = Target::start().await;
     let js = t.js().await;
@@ -851,7 +846,6 @@ async fn everything_survives_a_restart() {
 }
 
 #[tokio::test]
-#[ignore = "needs consumers (issue 6)"]
 async fn keys_history_and_watch_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let srv = js_common::start_js(dir.path()).await;

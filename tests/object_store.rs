@@ -4,9 +4,7 @@
 //! after a restart (file storage).
 //!
 //! Reading an object back, listing and watching use an ordered push consumer in the
-//! client; those tests are marked `#[ignore = "needs consumers (issue 6)"]` until
-//! consumers exist. Until then the stored chunks are also read back with direct gets,
-//! which needs no consumer.
+//! client; the stored chunks are also read back with direct gets, which need none.
 
 mod common;
 mod js_common;
@@ -342,10 +340,9 @@ async fn metadata_links_limits_and_seal() {
     assert!(!bucket.info("renamed").await.unwrap().deleted);
 }
 
-// ---- needs consumers -------------------------------------------------------------
+// ---- consumers -------------------------------------------------------------------
 
 #[tokio::test]
-#[ignore = "needs consumers (issue 6)"]
 async fn get_20_mb_object_digest_verified_by_the_client() {
     let t = Target::start().await;
     let js = t.js().await;
@@ -384,7 +381,6 @@ async fn get_20_mb_object_digest_verified_by_the_client() {
 }
 
 #[tokio::test]
-#[ignore = "needs consumers (issue 6)"]
 async fn list_objects() {
     let t = Target::start().await;
     let js = t.js().await;
@@ -415,7 +411,6 @@ async fn list_objects() {
 }
 
 #[tokio::test]
-#[ignore = "needs consumers (issue 6)"]
 async fn watch_objects() {
     let t = Target::start().await;
     let js = t.js().await;
@@ -496,7 +491,6 @@ async fn objects_survive_a_restart() {
 }
 
 #[tokio::test]
-#[ignore = "needs consumers (issue 6)"]
 async fn get_list_and_watch_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let srv = js_common::start_js(dir.path()).await;
