@@ -417,6 +417,71 @@ async fn bad_bucket_and_key_names_are_refused() {
     );
 }
 
+/// The raw direct get a KV client does, and the statuses of requests that choose no
+/// message or are not requests (as nats-server 2.9/2.10 answer them).
+#[tokio::test]
+async fn direct_get_headers_and_statuses() {
+    let t = Target::start().await;
+    let js = t.js().await;
+    let c = t.client().await;
+    let b = unique("DG");
+    let kv = js.create_key_value(bucket_config(&b)).await.unwrap();
+    kv.put("k", "v1".into()).await.unwrap();
+    kv.put("k", "v2".into()).await.unwrap();
+    let direct = format!("$JS.API.DIRECT.GET.KV_{b}");
+    let get = |subject: String, body: &'static str| {
+        let c = c.clone();
+        async move {
+            within5(c.request(subject, body.into()))
+                .await
+                .expect("direct get answered")
+        }
+    };
+    // Last message for the key's subject, with an empty body.
+    let m = get(format!("{direct}.$KV.{b}.k"), "").await;
+    assert_eq!(&m.payload[..], b"v2");
+    let h = m.headers.expect("headers");
+    assert_eq!(
+        h.get("Nats-Stream").map(|v| v.as_str()),
+        Some(format!("KV_{b}").as_str())
+    );
+    assert_eq!(
+        h.get("Nats-Subject").map(|v| v.as_str()),
+        Some(format!("$KV.{b}.k").as_str())
+    );
+    assert_eq!(h.get("Nats-Sequence").map(|v| v.as_str()), Some("2"));
+    assert!(h.get("Nats-Time-Stamp").is_some());
+    // Statuses: 404 for a miss, 408 with nats-server's descriptions otherwise.
+    for (subject, body, code, description) in [
+        (
+            format!("{direct}.$KV.{b}.none"),
+            "",
+            404,
+            "Message Not Found",
+        ),
+        (direct.clone(), r#"{"seq":99}"#, 404, "Message Not Found"),
+        (direct.clone(), "", 408, "Empty Request"),
+        (direct.clone(), r#"{"seq":0}"#, 408, "Empty Request"),
+        (direct.clone(), "{not json", 408, "Malformed Request"),
+        (
+            direct.clone(),
+            r#"{"seq":1,"last_by_subj":"x"}"#,
+            408,
+            "Bad Request",
+        ),
+    ] {
+        let m = get(subject, body).await;
+        assert!(m.payload.is_empty());
+        assert_eq!(
+            m.status.map(|s| s.as_u16()),
+            Some(code),
+            "{body}: {:?}",
+            m.description
+        );
+        assert_eq!(m.description.as_deref(), Some(description), "{body}");
+    }
+}
+
 /// The bytes a bucket reports (and its `max_bytes` counts) are nats-server's message
 /// sizes: file storage 30 bytes over subject + value (+4 with headers), memory 16.
 #[tokio::test]
