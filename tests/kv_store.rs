@@ -1015,53 +1015,26 @@ async fn keys_history_and_watch_after_a_restart() {
 
 // ---- nats.py -------------------------------------------------------------------------
 
-/// nats.py's KeyValue API (tests/py/kv_client.py) against natrium. Skips, printing why,
-/// only when python3 or nats-py is missing (tests/run.sh installs them).
+/// nats.py's KeyValue API (tests/py/kv_client.py) against natrium.
 #[tokio::test]
 async fn nats_py_key_value() {
-    let have_py = std::process::Command::new("python3")
-        .args(["-c", "import nats.js.kv"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !have_py {
-        eprintln!("SKIPPED nats_py_key_value: python3 with nats-py is not installed (pip install nats-py)");
-        return;
-    }
     let t = Target::start().await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/kv_client.py");
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new("python3")
-            .arg(script)
-            .arg(&t.url)
-            .output(),
+    kv_common::run_python(
+        "kv_client.py",
+        &t.url,
+        &[
+            "bucket create and status",
+            "put/get",
+            "create existing fails",
+            "update wrong revision fails",
+            "delete then create",
+            "purge",
+            "history limit",
+            "max value size",
+            "bad names",
+            "ttl",
+            "delete bucket",
+        ],
     )
-    .await
-    .expect("nats.py checks finish within 60s")
-    .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "nats.py KV checks failed:\n{stdout}\n{stderr}"
-    );
-    for check in [
-        "bucket create and status",
-        "put/get",
-        "create existing fails",
-        "update wrong revision fails",
-        "delete then create",
-        "purge",
-        "history limit",
-        "max value size",
-        "bad names",
-        "ttl",
-        "delete bucket",
-    ] {
-        assert!(
-            stdout.contains(&format!("OK {check}\n")),
-            "missing {check}:\n{stdout}"
-        );
-    }
+    .await;
 }
