@@ -2,7 +2,10 @@
 //! and a polling helper. By default the server is natrium, in-process, storing in a
 //! temporary directory. With `NATRIUM_COMPARE_URL` set (e.g. `nats://127.0.0.1:4333`
 //! of a `nats-server -js`), the tests that do not restart the server run against that
-//! server instead, to compare natrium with the reference behaviour.
+//! server instead, to compare natrium with the reference behaviour. (async-nats 0.51's
+//! `create_key_value` reads `reserved_memory` from `$JS.API.INFO`, which nats-server
+//! 2.9 does not send, so bucket creation needs a 2.10+ server there; the nats.py
+//! scripts and raw requests work against 2.9.10.)
 
 #![allow(dead_code)]
 
