@@ -417,6 +417,63 @@ async fn bad_bucket_and_key_names_are_refused() {
     );
 }
 
+/// Bucket listing as nats.go does it: stream names/list filtered on `$KV.*.>` (or
+/// `$O.*.C.>` for object stores), with the `KV_`/`OBJ_` prefix stripped.
+#[tokio::test]
+async fn buckets_are_listed_by_subject_filter() {
+    let t = Target::start().await;
+    let js = t.js().await;
+    let c = t.client().await;
+    let (k1, k2, o1) = (unique("L1"), unique("L2"), unique("LO"));
+    js.create_key_value(bucket_config(&k1)).await.unwrap();
+    js.create_key_value(bucket_config(&k2)).await.unwrap();
+    js.create_object_store(async_nats::jetstream::object_store::Config {
+        bucket: o1.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: unique("PLAIN"),
+        subjects: vec![format!("{}.>", unique("plain"))],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        let mut n: Vec<String> = v["streams"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        n.sort();
+        n
+    };
+    let v = api(&c, "$JS.API.STREAM.NAMES", json!({"subject": "$KV.*.>"})).await;
+    let kv_names = names(&v);
+    assert!(kv_names.contains(&format!("KV_{k1}")), "{v}");
+    assert!(kv_names.contains(&format!("KV_{k2}")), "{v}");
+    assert!(kv_names.iter().all(|n| n.starts_with("KV_")), "{v}");
+    let v = api(&c, "$JS.API.STREAM.LIST", json!({"subject": "$O.*.C.>"})).await;
+    let infos = v["streams"].as_array().expect("stream infos");
+    assert!(
+        infos
+            .iter()
+            .any(|i| i["config"]["name"] == format!("OBJ_{o1}")),
+        "{v}"
+    );
+    assert!(
+        infos
+            .iter()
+            .all(|i| i["config"]["name"].as_str().unwrap().starts_with("OBJ_")),
+        "{v}"
+    );
+}
+
 /// The raw direct get a KV client does, and the statuses of requests that choose no
 /// message or are not requests (as nats-server 2.9/2.10 answer them).
 #[tokio::test]
@@ -952,53 +1009,26 @@ async fn keys_history_and_watch_after_a_restart() {
 
 // ---- nats.py -------------------------------------------------------------------------
 
-/// nats.py's KeyValue API (tests/py/kv_client.py) against natrium. Skips, printing why,
-/// only when python3 or nats-py is missing (tests/run.sh installs them).
+/// nats.py's KeyValue API (tests/py/kv_client.py) against natrium.
 #[tokio::test]
 async fn nats_py_key_value() {
-    let have_py = std::process::Command::new("python3")
-        .args(["-c", "import nats.js.kv"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !have_py {
-        eprintln!("SKIPPED nats_py_key_value: python3 with nats-py is not installed (pip install nats-py)");
-        return;
-    }
     let t = Target::start().await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/kv_client.py");
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new("python3")
-            .arg(script)
-            .arg(&t.url)
-            .output(),
+    kv_common::run_python(
+        "kv_client.py",
+        &t.url,
+        &[
+            "bucket create and status",
+            "put/get",
+            "create existing fails",
+            "update wrong revision fails",
+            "delete then create",
+            "purge",
+            "history limit",
+            "max value size",
+            "bad names",
+            "ttl",
+            "delete bucket",
+        ],
     )
-    .await
-    .expect("nats.py checks finish within 60s")
-    .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "nats.py KV checks failed:\n{stdout}\n{stderr}"
-    );
-    for check in [
-        "bucket create and status",
-        "put/get",
-        "create existing fails",
-        "update wrong revision fails",
-        "delete then create",
-        "purge",
-        "history limit",
-        "max value size",
-        "bad names",
-        "ttl",
-        "delete bucket",
-    ] {
-        assert!(
-            stdout.contains(&format!("OK {check}\n")),
-            "missing {check}:\n{stdout}"
-        );
-    }
+    .await;
 }

@@ -532,3 +532,25 @@ async fn get_list_and_watch_after_a_restart() {
     assert_eq!(i.name, "new");
     js_common::stop(srv).await;
 }
+
+// ---- nats.py -------------------------------------------------------------------------
+
+/// nats.py's ObjectStore API (tests/py/obj_client.py) against natrium: a 3 MB object
+/// and its digest, info through STREAM.MSG.GET, overwrite, delete, seal.
+#[tokio::test]
+async fn nats_py_object_store() {
+    let t = Target::start().await;
+    kv_common::run_python(
+        "obj_client.py",
+        &t.url,
+        &[
+            "bucket create and status",
+            "put and info",
+            "overwrite purges old chunks",
+            "delete",
+            "seal",
+            "delete bucket",
+        ],
+    )
+    .await;
+}

@@ -2,7 +2,10 @@
 //! and a polling helper. By default the server is natrium, in-process, storing in a
 //! temporary directory. With `NATRIUM_COMPARE_URL` set (e.g. `nats://127.0.0.1:4333`
 //! of a `nats-server -js`), the tests that do not restart the server run against that
-//! server instead, to compare natrium with the reference behaviour.
+//! server instead, to compare natrium with the reference behaviour. (async-nats 0.51's
+//! `create_key_value` reads `reserved_memory` from `$JS.API.INFO`, which nats-server
+//! 2.9 does not send, so bucket creation needs a 2.10+ server there; the nats.py
+//! scripts and raw requests work against 2.9.10.)
 
 #![allow(dead_code)]
 
@@ -85,4 +88,39 @@ pub async fn within5<T>(f: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(5), f)
         .await
         .expect("answered within 5s")
+}
+
+/// Runs `tests/py/<script>` with the server URL and checks it printed `OK <check>` for
+/// every check. Skips (printing why) only when python3 or nats-py is missing;
+/// tests/run.sh installs them.
+pub async fn run_python(script: &str, url: &str, checks: &[&str]) {
+    let have_py = std::process::Command::new("python3")
+        .args(["-c", "import nats.js"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !have_py {
+        eprintln!("SKIPPED {script}: python3 with nats-py is not installed (pip install nats-py)");
+        return;
+    }
+    let path = format!("{}/tests/py/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new("python3")
+            .arg(&path)
+            .arg(url)
+            .output(),
+    )
+    .await
+    .expect("nats.py checks finish within 60s")
+    .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    for check in checks {
+        assert!(
+            stdout.contains(&format!("OK {check}\n")),
+            "{script}: missing {check}:\n{stdout}"
+        );
+    }
 }
