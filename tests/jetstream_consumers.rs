@@ -870,6 +870,11 @@ async fn consumer_api_errors_names_list_delete() {
     assert_eq!(list["consumers"][0]["name"], "y");
     let info = api(&c, "$JS.API.STREAM.INFO.E", json!(null)).await;
     assert_eq!(info["state"]["consumer_count"], 2);
+    let j = common::http_json(&srv, "/jsz?consumers=1").await;
+    assert_eq!(j["consumers"], 2);
+    let detail = &j["account_details"][0]["stream_detail"][0]["consumer_detail"];
+    assert_eq!(detail.as_array().map(Vec::len), Some(2), "{j}");
+    assert_eq!(detail[0]["name"], "x");
     let del = api(&c, "$JS.API.CONSUMER.DELETE.E.x", json!(null)).await;
     assert_eq!(del["success"], true);
     let del = api(&c, "$JS.API.CONSUMER.DELETE.E.x", json!(null)).await;
@@ -967,5 +972,35 @@ async fn headers_only_and_replay_original() {
         "{:?}",
         t.elapsed()
     );
+    js_common::stop(srv).await;
+}
+
+#[tokio::test]
+async fn large_pull_batch_is_filled_past_one_delivery_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = stream_cfg("L", &["l"]);
+    cfg.storage = stream::StorageType::Memory;
+    let (srv, _c, js, s) = setup(dir.path(), cfg).await;
+    // Acks awaited in windows: the client limits how many may be outstanding.
+    for chunk in 0..60 {
+        let mut acks = Vec::new();
+        for i in chunk * 100..(chunk + 1) * 100 {
+            acks.push(js.publish("l", format!("{i}").into()).await.unwrap());
+        }
+        for a in acks {
+            a.await.unwrap();
+        }
+    }
+    let con = s
+        .create_consumer(pull::Config {
+            durable_name: Some("big".into()),
+            ack_policy: AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let got = fetch(&con, 6000, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 6000);
+    assert_eq!(got[5999].payload.as_ref(), b"5999");
     js_common::stop(srv).await;
 }

@@ -216,3 +216,62 @@ async fn kill_9_loses_no_acknowledged_message() {
     child.kill().ok();
     child.wait().ok();
 }
+
+/// A double ack is confirmed only once it is durable: after `kill -9`, every confirmed
+/// ack is still acknowledged, and a durable consumer resumes where it was.
+#[tokio::test]
+async fn kill_9_keeps_confirmed_consumer_acks() {
+    use async_nats::jetstream::consumer::{pull, AckPolicy};
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = spawn_natrium(dir.path(), port);
+    let c = connect_retry(port).await;
+    create(&c, json!({"name":"KC","subjects":["kc"]})).await;
+    let js = jetstream::new(c.clone());
+    for i in 0..50 {
+        js.publish("kc", format!("m{i}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let stream = js.get_stream("KC").await.unwrap();
+    let con = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("d".into()),
+            ack_policy: AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = con
+        .fetch()
+        .max_messages(30)
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await
+        .unwrap();
+    let mut confirmed = 0;
+    while let Some(m) = batch.next().await {
+        let m = m.unwrap();
+        if confirmed < 20 {
+            m.double_ack().await.unwrap();
+            confirmed += 1;
+        }
+    }
+    assert_eq!(confirmed, 20);
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    drop(c);
+
+    let mut child = spawn_natrium(dir.path(), port);
+    let c = connect_retry(port).await;
+    let v = api(&c, "$JS.API.CONSUMER.INFO.KC.d", json!(null)).await;
+    assert_eq!(v["ack_floor"]["stream_seq"], 20, "{v}");
+    assert_eq!(v["delivered"]["stream_seq"], 30, "{v}");
+    assert_eq!(v["num_ack_pending"], 10, "{v}");
+    assert_eq!(v["num_pending"], 20, "{v}");
+    child.kill().ok();
+    child.wait().ok();
+}

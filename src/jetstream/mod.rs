@@ -94,6 +94,7 @@ pub struct Usage {
     pub messages: u64,
     pub bytes: u64,
     pub accounts: u64,
+    pub consumers: u64,
 }
 
 impl JetStream {
@@ -254,6 +255,7 @@ impl JetStream {
                 continue;
             }
             accounts.insert(a.clone());
+            u.consumers += s.consumer_count() as u64;
             let core = s.core.lock();
             u.streams += 1;
             u.messages += core.state.msgs;

@@ -175,7 +175,7 @@ async fn jsz(State(s): Shared, Query(q): Params) -> Response {
         "ha_assets": 0,
         "api": { "total": total, "errors": errors },
         "streams": usage.streams,
-        "consumers": 0,
+        "consumers": usage.consumers,
         "messages": usage.messages,
         "bytes": usage.bytes,
     });
@@ -189,6 +189,12 @@ async fn jsz(State(s): Shared, Query(q): Params) -> Response {
             if !want_streams {
                 continue;
             }
+            // Consumer info takes the stream's lock itself: render it first.
+            let consumers: Vec<Value> = if with_consumers {
+                st.consumer_list().iter().map(|c| c.info(&s.name)).collect()
+            } else {
+                Vec::new()
+            };
             let core = st.core.lock();
             let mut d = json!({
                 "name": st.name,
@@ -201,7 +207,7 @@ async fn jsz(State(s): Shared, Query(q): Params) -> Response {
                     o.insert("config".into(), json!(core.state.config));
                 }
                 if with_consumers {
-                    o.insert("consumer_detail".into(), json!([]));
+                    o.insert("consumer_detail".into(), json!(consumers));
                 }
             }
             entry.push(d);

@@ -161,5 +161,7 @@ fn js_stats(s: &crate::server::ServerShared) -> serde_json::Value {
         "accounts": u.accounts,
         "ha_assets": 0,
         "api": { "total": total, "errors": errors },
+        "streams": u.streams,
+        "consumers": u.consumers,
     })
 }

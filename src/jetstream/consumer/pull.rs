@@ -95,7 +95,7 @@ impl PullRequest {
                 cfg.max_bytes
             )));
         }
-        if b.idle_heartbeat > 0 && b.expires > 0 && b.idle_heartbeat * 2 > b.expires {
+        if b.idle_heartbeat > 0 && b.expires > 0 && b.idle_heartbeat.saturating_mul(2) > b.expires {
             return Err(Refusal(
                 "400 Bad Request - heartbeat value too large".to_string(),
             ));

@@ -357,7 +357,7 @@ fn on_timers(server: &ServerShared, c: &Consumer, now: Instant) {
             }
             if let Some(h) = w.next_heartbeat.filter(|h| *h <= now) {
                 statuses.push((w.reply.clone(), pull::status("100 Idle Heartbeat", &[])));
-                w.next_heartbeat = w.heartbeat.map(|d| h.max(now - d) + d);
+                w.next_heartbeat = w.heartbeat.map(|d| now.max(h) + d);
             }
             keep.push_back(w);
         }
@@ -589,7 +589,10 @@ fn target(
 /// within max_ack_pending, pull batches and byte limits, flow control and replay pace.
 fn deliver(server: &ServerShared, c: &Consumer, now: Instant, acked: &mut Vec<u64>) {
     let mut pending_left: Option<u64> = None;
-    for _ in 0..DELIVER_BATCH * 16 {
+    let cap = DELIVER_BATCH * 16;
+    let mut passes = 0;
+    while passes < cap {
+        passes += 1;
         let mut core = c.core.lock();
         if core.replay_wait.is_some_and(|t| t > now) {
             return;
@@ -732,6 +735,11 @@ fn deliver(server: &ServerShared, c: &Consumer, now: Instant, acked: &mut Vec<u6
                 },
             );
         }
+    }
+    if passes >= cap {
+        // More may be waiting: take another turn after the inbound queue had one.
+        c.wake.notify_one();
+        return;
     }
     end_dry_requests(server, c);
 }
