@@ -92,7 +92,7 @@ impl StreamState {
             st.last_seq = seq;
             st.last_ts = m.ts;
             st.msgs += 1;
-            st.bytes += m.size();
+            st.bytes += m.size(st.config.storage);
             newest_ts = newest_ts.max(m.ts);
             st.subjects
                 .entry(m.subject.clone())
@@ -192,7 +192,7 @@ impl StreamState {
             store.remove(seq, &m.subject)?;
         }
         self.msgs -= 1;
-        self.bytes = self.bytes.saturating_sub(m.size());
+        self.bytes = self.bytes.saturating_sub(m.size(self.config.storage));
         if let Some(s) = self.subjects.get_mut(&m.subject) {
             s.msgs -= 1;
             if s.msgs == 0 {
@@ -400,7 +400,7 @@ fn store_msg(
             }
         }
     };
-    let size = msg_size(&subject, hlen, payload.len());
+    let size = msg_size(cfg.storage, &subject, hlen, payload.len());
     if cfg.discard == Discard::New {
         if cfg.max_msgs > 0 && st.msgs as i64 >= cfg.max_msgs {
             return Err(ApiError::store_failed("maximum messages exceeded"));

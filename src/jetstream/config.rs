@@ -225,6 +225,7 @@ impl StreamConfig {
                 }
             }
         }
+        super::republish::Republish::normalize(&mut self)?;
         if let Some(m) = &self.metadata {
             let size: usize = m.iter().map(|(k, v)| k.len() + v.len()).sum();
             if size > 128 * 1024 {

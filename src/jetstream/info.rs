@@ -148,5 +148,9 @@ pub fn direct_headers(stream: &str, seq: u64, m: &StoredMsg) -> Vec<u8> {
 
 /// The direct-get miss status.
 pub const DIRECT_NOT_FOUND: &[u8] = b"NATS/1.0 404 Message Not Found\r\n\r\n";
-/// The direct-get bad request status.
-pub const DIRECT_BAD_REQUEST: &[u8] = b"NATS/1.0 408 Malformed Request\r\n\r\n";
+/// The direct-get status for a body that is not a request.
+pub const DIRECT_MALFORMED_REQUEST: &[u8] = b"NATS/1.0 408 Malformed Request\r\n\r\n";
+/// The direct-get status for a request that chooses no message.
+pub const DIRECT_EMPTY_REQUEST: &[u8] = b"NATS/1.0 408 Empty Request\r\n\r\n";
+/// The direct-get status for conflicting choices (e.g. a sequence and a last subject).
+pub const DIRECT_BAD_REQUEST: &[u8] = b"NATS/1.0 408 Bad Request\r\n\r\n";

@@ -21,6 +21,7 @@ pub mod info;
 pub mod limits;
 pub mod msgstore;
 pub mod ops;
+pub mod republish;
 pub mod stream;
 
 use std::collections::BTreeMap;

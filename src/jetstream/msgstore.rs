@@ -11,6 +11,8 @@ use bytes::Bytes;
 
 use crate::store::StoreError;
 
+use super::config::Storage;
+
 /// One stored message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMsg {
@@ -23,8 +25,9 @@ pub struct StoredMsg {
 
 impl StoredMsg {
     /// Size as nats-server accounts it (subject + headers + payload + overhead).
-    pub fn size(&self) -> u64 {
+    pub fn size(&self, storage: Storage) -> u64 {
         msg_size(
+            storage,
             &self.subject,
             self.headers.as_ref().map_or(0, |h| h.len()),
             self.payload.len(),
@@ -32,9 +35,17 @@ impl StoredMsg {
     }
 }
 
-/// nats-server's file-store record size: subject, headers, payload and 22 bytes.
-pub fn msg_size(subject: &str, hdr: usize, payload: usize) -> u64 {
-    (subject.len() + hdr + payload + 22) as u64
+/// The size nats-server counts for a message (stream `bytes`, `max_bytes`): its
+/// file-store record (length 4, sequence 8, time 8, subject length 2, the subject,
+/// header length 4 when there are headers, headers, payload, checksum 8) or, in
+/// memory, subject + headers + payload + 16.
+pub fn msg_size(storage: Storage, subject: &str, hdr: usize, payload: usize) -> u64 {
+    let data = subject.len() + hdr + payload;
+    (match storage {
+        Storage::File if hdr > 0 => data + 22 + 4 + 8,
+        Storage::File => data + 22 + 8,
+        Storage::Memory => data + 16,
+    }) as u64
 }
 
 /// What a stream stores its messages in.

@@ -26,6 +26,7 @@ use super::errors::ApiError;
 use super::info;
 use super::msgstore::{MsgStore, StoredMsg};
 use super::ops::{Op, OpResult};
+use super::republish::Republish;
 
 /// Capacity of a stream's inbound queue (publishes and direct gets).
 pub const INBOUND_CAPACITY: usize = 16 * 1024;
@@ -293,6 +294,11 @@ pub struct GetRequest {
 }
 
 impl GetRequest {
+    /// Nothing chosen (no sequence, no subject).
+    pub fn is_empty(&self) -> bool {
+        self.seq.unwrap_or(0) == 0 && self.last_by_subj.is_none() && self.next_by_subj.is_none()
+    }
+
     /// Exactly one way of choosing the message.
     pub fn valid(&self) -> bool {
         match (&self.last_by_subj, &self.next_by_subj) {
@@ -359,10 +365,12 @@ async fn process_batch(
     domain: Option<&str>,
 ) -> Vec<Reply> {
     let mut replies = Vec::with_capacity(batch.len());
+    let mut republished = Vec::new();
     let mut stored_any = false;
     {
         let mut core = stream.core.lock();
         let no_ack = core.state.config.no_ack;
+        let republish = Republish::of(&core.state.config);
         for m in batch.drain(..) {
             if m.sid.starts_with(DIRECT_SID) {
                 drop(core);
@@ -372,6 +380,19 @@ async fn process_batch(
                 core = stream.core.lock();
                 continue;
             }
+            // What a republish needs, taken before the op consumes the message.
+            let rp = republish.as_ref().and_then(|r| {
+                let dest = r.destination(&m.subject)?;
+                let last = core.state.subjects.get(&m.subject).map_or(0, |s| s.last);
+                Some((
+                    r,
+                    dest,
+                    m.subject.clone(),
+                    m.headers.clone(),
+                    m.payload.clone(),
+                    last,
+                ))
+            });
             let op = Op::Store {
                 subject: m.subject,
                 headers: m.headers,
@@ -383,8 +404,27 @@ async fn process_batch(
                 Ok(()) => apply_counted(&stream.account, state, store.as_mut(), op),
                 Err(e) => Err(e),
             };
-            if matches!(res, Ok(OpResult::Stored { .. })) {
+            if let Ok(OpResult::Stored { seq }) = res {
                 stored_any = true;
+                if let Some((r, dest, subject, headers, payload, last)) = rp {
+                    let h = r.headers(
+                        headers.as_deref(),
+                        &stream.name,
+                        &subject,
+                        seq,
+                        last,
+                        payload.len(),
+                    );
+                    republished.push(Reply {
+                        subject: dest,
+                        headers: Some(h),
+                        body: if r.headers_only {
+                            Vec::new()
+                        } else {
+                            payload.to_vec()
+                        },
+                    });
+                }
             }
             let (Some(reply), false) = (m.reply, no_ack) else {
                 continue;
@@ -417,9 +457,14 @@ async fn process_batch(
                     r.body = err.clone();
                 }
             }
+            // Nor republished.
+            return replies;
         }
     }
-    replies
+    // Republished copies go out before the PubAcks, so a client that saw its ack
+    // finds the copy already sent.
+    republished.append(&mut replies);
+    republished
 }
 
 fn direct_get(stream: &Stream, m: &InternalMsg, domain: Option<&str>) -> Option<Reply> {
@@ -432,12 +477,21 @@ fn direct_get(stream: &Stream, m: &InternalMsg, domain: Option<&str>) -> Option<
             ..GetRequest::default()
         }
     } else {
-        match serde_json::from_slice::<GetRequest>(&m.payload) {
-            Ok(r) if r.valid() => r,
-            _ => {
+        // nats-server's statuses: no body or nothing chosen → Empty Request, not JSON →
+        // Malformed Request, conflicting choices → Bad Request.
+        let status = match serde_json::from_slice::<GetRequest>(&m.payload) {
+            _ if m.payload.trim_ascii().is_empty() => Err(info::DIRECT_EMPTY_REQUEST),
+            Err(_) => Err(info::DIRECT_MALFORMED_REQUEST),
+            Ok(r) if r.valid() => Ok(r),
+            Ok(r) if r.is_empty() => Err(info::DIRECT_EMPTY_REQUEST),
+            Ok(_) => Err(info::DIRECT_BAD_REQUEST),
+        };
+        match status {
+            Ok(r) => r,
+            Err(h) => {
                 return Some(Reply {
                     subject: reply,
-                    headers: Some(info::DIRECT_BAD_REQUEST.to_vec()),
+                    headers: Some(h.to_vec()),
                     body: Vec::new(),
                 })
             }
@@ -483,6 +537,7 @@ fn check_limits(account: &Account, state: &StreamState, op: &Op) -> Result<(), A
         return Ok(());
     };
     let size = super::msgstore::msg_size(
+        state.config.storage,
         subject,
         headers.as_ref().map_or(0, |h| h.len()),
         payload.len(),
