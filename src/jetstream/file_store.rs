@@ -22,6 +22,9 @@ use super::msgstore::{MsgStore, StoredMsg};
 pub struct FileStore {
     db: Arc<Db>,
     id: u64,
+    /// Writes not yet given to the database: `put`/`remove`/`save_bounds` collect
+    /// here until `flush` (end of a publish batch) or the next read.
+    pending: std::cell::RefCell<Batch>,
 }
 
 fn msg_key(id: u64, seq: u64) -> Vec<u8> {
@@ -112,7 +115,11 @@ pub fn decode_record(v: &[u8]) -> Result<StoredMsg, StoreError> {
 
 impl FileStore {
     pub fn new(db: Arc<Db>, id: u64) -> Self {
-        FileStore { db, id }
+        FileStore {
+            db,
+            id,
+            pending: std::cell::RefCell::new(Batch::default()),
+        }
     }
 
     /// Makes an erased message unrecoverable from the database files: flushes the
@@ -137,15 +144,40 @@ impl FileStore {
     }
 }
 
+impl FileStore {
+    /// Gives buffered writes to the database (reads must see them).
+    fn write_pending(&self) -> Result<(), StoreError> {
+        let b = std::mem::take(&mut *self.pending.borrow_mut());
+        if b.is_empty() {
+            Ok(())
+        } else {
+            self.db.write(b)
+        }
+    }
+}
+
+impl Drop for FileStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.write_pending() {
+            tracing::error!(stream_id = self.id, error = %e, "buffered writes lost");
+        }
+    }
+}
+
 impl MsgStore for FileStore {
     fn put(&mut self, seq: u64, msg: &StoredMsg) -> Result<(), StoreError> {
-        let mut b = Batch::default();
+        let b = self.pending.get_mut();
         b.put(Cf::Msgs, msg_key(self.id, seq), encode_record(msg));
         b.put(Cf::Index, index_key(self.id, &msg.subject, seq), Vec::new());
-        self.db.write(b)
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.write_pending()
     }
 
     fn erase(&mut self, seq: u64, subject: &str) -> Result<(), StoreError> {
+        self.write_pending()?;
         let key = msg_key(self.id, seq);
         if let Some(old) = self.db.get(Cf::Msgs, &key)? {
             let mut noise = vec![0u8; old.len()];
@@ -158,6 +190,7 @@ impl MsgStore for FileStore {
     }
 
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
+        self.write_pending()?;
         match self.db.get(Cf::Msgs, &msg_key(self.id, seq))? {
             None => Ok(None),
             Some(v) => decode_record(&v).map(Some),
@@ -165,13 +198,14 @@ impl MsgStore for FileStore {
     }
 
     fn remove(&mut self, seq: u64, subject: &str) -> Result<(), StoreError> {
-        let mut b = Batch::default();
+        let b = self.pending.get_mut();
         b.delete(Cf::Msgs, msg_key(self.id, seq));
         b.delete(Cf::Index, index_key(self.id, subject, seq));
-        self.db.write(b)
+        Ok(())
     }
 
     fn next_for_subject(&self, subject: &str, from: u64) -> Result<Option<u64>, StoreError> {
+        self.write_pending()?;
         let start = index_key(self.id, subject, from);
         let end = index_key(self.id, subject, u64::MAX);
         let plen = start.len() - 8;
@@ -192,6 +226,7 @@ impl MsgStore for FileStore {
     }
 
     fn scan_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        self.write_pending()?;
         let mut out = Vec::new();
         let mut err = None;
         self.db.scan(
@@ -216,6 +251,7 @@ impl MsgStore for FileStore {
     }
 
     fn clear(&mut self) -> Result<(), StoreError> {
+        self.write_pending()?;
         let mut b = Batch::default();
         b.delete_range(Cf::Msgs, msg_key(self.id, 0), msg_key(self.id + 1, 0));
         b.delete_range(Cf::Index, msg_key(self.id, 0), msg_key(self.id + 1, 0));
@@ -225,12 +261,12 @@ impl MsgStore for FileStore {
     fn save_bounds(&mut self, first: u64, last: u64) -> Result<(), StoreError> {
         let mut v = first.to_be_bytes().to_vec();
         v.extend_from_slice(&last.to_be_bytes());
-        let mut b = Batch::default();
-        b.put(Cf::Meta, bounds_key(self.id), v);
-        self.db.write(b)
+        self.pending.get_mut().put(Cf::Meta, bounds_key(self.id), v);
+        Ok(())
     }
 
     fn load_bounds(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        self.write_pending()?;
         Ok(self
             .db
             .get(Cf::Meta, &bounds_key(self.id))?
@@ -239,6 +275,7 @@ impl MsgStore for FileStore {
     }
 
     fn for_each(&self, f: &mut dyn FnMut(u64, &StoredMsg)) -> Result<(), StoreError> {
+        self.write_pending()?;
         self.db.scan(
             Cf::Msgs,
             &msg_key(self.id, 0),

@@ -63,6 +63,11 @@ pub trait MsgStore: Send {
     }
     /// The first sequence ≥ `from` stored on the literal `subject`.
     fn next_for_subject(&self, subject: &str, from: u64) -> Result<Option<u64>, StoreError>;
+    /// Writes out what `put`/`remove` buffered (a store may collect one batch's
+    /// writes into one database write). Reads always see buffered writes.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// How many messages on the literal `subject` have sequence ≥ `from`.
     fn count_subject_from(&self, subject: &str, from: u64) -> Result<u64, StoreError> {
         let mut n = 0;

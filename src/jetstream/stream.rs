@@ -188,7 +188,10 @@ impl Stream {
     pub fn apply_op(&self, op: Op) -> Result<OpResult, ApiError> {
         let mut core = self.core.lock();
         let StreamCore { state, store } = &mut *core;
-        let r = apply_counted(&self.account, state, store.as_mut(), op);
+        let mut r = apply_counted(&self.account, state, store.as_mut(), op);
+        if let Err(e) = store.flush() {
+            r = Err(ApiError::store_failed(e.to_string()));
+        }
         drop(core);
         self.rearm.notify_one();
         r
@@ -367,6 +370,7 @@ async fn process_batch(
     let mut replies = Vec::with_capacity(batch.len());
     let mut republished = Vec::new();
     let mut stored_any = false;
+    let flushed: Result<(), ApiError>;
     {
         let mut core = stream.core.lock();
         let no_ack = core.state.config.no_ack;
@@ -441,10 +445,18 @@ async fn process_batch(
                 body: serde_json::to_vec(&body).unwrap_or_default(),
             });
         }
+        // The whole batch goes to the database as one write.
+        flushed = core
+            .store
+            .flush()
+            .map_err(|e| ApiError::store_failed(e.to_string()));
     }
-    if stored_any {
+    if stored_any || flushed.is_err() {
         stream.rearm.notify_one();
-        let synced = stream.sync().await;
+        let synced = match flushed {
+            Ok(()) => stream.sync().await,
+            Err(e) => Err(e),
+        };
         if synced.is_ok() {
             stream.mark_durable();
         }
