@@ -118,6 +118,24 @@ pub fn pub_ack(stream: &str, seq: u64, duplicate: bool, domain: Option<&str>) ->
     Value::Object(o)
 }
 
+/// The same PubAck as [`pub_ack`], written straight to bytes (the publish path).
+pub fn pub_ack_bytes(stream: &str, seq: u64, duplicate: bool, domain: Option<&str>) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut v = Vec::with_capacity(48 + stream.len());
+    v.extend_from_slice(b"{\"stream\":");
+    let _ = serde_json::to_writer(&mut v, stream);
+    if let Some(d) = domain {
+        v.extend_from_slice(b",\"domain\":");
+        let _ = serde_json::to_writer(&mut v, d);
+    }
+    let _ = write!(v, ",\"seq\":{seq}");
+    if duplicate {
+        v.extend_from_slice(b",\"duplicate\":true");
+    }
+    v.push(b'}');
+    v
+}
+
 /// A failed publish: the error plus `stream` and `seq: 0`.
 pub fn pub_ack_error(stream: &str, e: &ApiError) -> Value {
     json!({ "error": e, "stream": stream, "seq": 0 })
@@ -154,3 +172,17 @@ pub const DIRECT_MALFORMED_REQUEST: &[u8] = b"NATS/1.0 408 Malformed Request\r\n
 pub const DIRECT_EMPTY_REQUEST: &[u8] = b"NATS/1.0 408 Empty Request\r\n\r\n";
 /// The direct-get status for conflicting choices (e.g. a sequence and a last subject).
 pub const DIRECT_BAD_REQUEST: &[u8] = b"NATS/1.0 408 Bad Request\r\n\r\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pub_ack_bytes_matches_the_json_rendering() {
+        for (dup, domain) in [(false, None), (true, Some("hub")), (false, Some("a\"b"))] {
+            let fast: Value =
+                serde_json::from_slice(&pub_ack_bytes("S\"1", 42, dup, domain)).unwrap();
+            assert_eq!(fast, pub_ack("S\"1", 42, dup, domain));
+        }
+    }
+}

@@ -434,15 +434,21 @@ async fn process_batch(
                 continue;
             };
             let body = match res {
-                Ok(OpResult::Stored { seq }) => info::pub_ack(&stream.name, seq, false, domain),
-                Ok(OpResult::Duplicate { seq }) => info::pub_ack(&stream.name, seq, true, domain),
+                Ok(OpResult::Stored { seq }) => {
+                    info::pub_ack_bytes(&stream.name, seq, false, domain)
+                }
+                Ok(OpResult::Duplicate { seq }) => {
+                    info::pub_ack_bytes(&stream.name, seq, true, domain)
+                }
                 Ok(_) => continue,
-                Err(e) => info::pub_ack_error(&stream.name, &e),
+                Err(e) => {
+                    serde_json::to_vec(&info::pub_ack_error(&stream.name, &e)).unwrap_or_default()
+                }
             };
             replies.push(Reply {
                 subject: reply,
                 headers: None,
-                body: serde_json::to_vec(&body).unwrap_or_default(),
+                body,
             });
         }
         // The whole batch goes to the database as one write.
