@@ -68,7 +68,15 @@ async fn js_pub_sync_async_kv_and_js_consume_pass_their_checks() {
 
     let r = run(args(
         &srv,
-        &["js-consume", "--msgs", "1050", "--batch", "100", "--size", "24"],
+        &[
+            "js-consume",
+            "--msgs",
+            "1050",
+            "--batch",
+            "100",
+            "--size",
+            "24",
+        ],
     ))
     .await
     .unwrap();
@@ -81,7 +89,15 @@ async fn js_pub_sync_async_kv_and_js_consume_pass_their_checks() {
 
     let r = run(args(
         &srv,
-        &["js-consume", "--msgs", "300", "--batch", "7", "--storage", "memory"],
+        &[
+            "js-consume",
+            "--msgs",
+            "300",
+            "--batch",
+            "7",
+            "--storage",
+            "memory",
+        ],
     ))
     .await
     .unwrap();

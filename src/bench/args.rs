@@ -575,7 +575,10 @@ mod tests {
             .plan()
             .is_err());
         assert!(parse(&["kv", "--bucket", "a*"]).workload.plan().is_err());
-        match parse(&["js-consume", "--storage", "memory"]).workload.plan() {
+        match parse(&["js-consume", "--storage", "memory"])
+            .workload
+            .plan()
+        {
             Ok(Plan::JsConsume(p)) => {
                 assert_eq!((p.msgs, p.window), (DEFAULT_JS_MSGS, 100));
                 assert_eq!(p.storage, StorageArg::Memory);

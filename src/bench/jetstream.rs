@@ -324,7 +324,8 @@ async fn consume_all(
     }
     // The acks are plain publishes: make sure the server has read them.
     if let Err(e) = client.flush().await {
-        out.error.get_or_insert(format!("flush after the last ack: {e}"));
+        out.error
+            .get_or_insert(format!("flush after the last ack: {e}"));
     }
     out.finished_at = Instant::now();
     out.missing = n - distinct;
