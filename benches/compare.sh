@@ -23,11 +23,13 @@
 #   REQS             requests per sequential reqrep run [20000]
 #   SIZE             payload bytes [16]
 #   WORKLOADS        labels to run [pub pubsub fanout mpmc reqrep reqrep-c16
-#                    js-pub-sync js-pub-async kv]
-#   JS_MSGS          messages per js-pub-sync run [5000]; js-pub-async: x10
+#                    js-pub-sync js-pub-async kv js-consume]
+#   JS_MSGS          messages per js-pub-sync run [5000]; js-pub-async and
+#                    js-consume: x10
 #   KV_KEYS          keys per kv run (put, then get) [5000]
 #   JS_WINDOW        PubAcks in flight for js-pub-async [256]
-#   JS_STORAGE       file or memory, for js-pub and kv [file]
+#   JS_BATCH         messages per pull request for js-consume [100]
+#   JS_STORAGE       file or memory, for js-pub, kv and js-consume [file]
 #   PIN              1: pin server and bench to different CPUs for reqrep [1]
 #   NATRIUM_PORT     [14222]      NATS_PORT [24222]      NATS_SYNC_PORT [34222]
 #   OUT_DIR          where configs, logs and results.jsonl go [mktemp -d]
@@ -56,10 +58,11 @@ ROUNDS=${ROUNDS:-3}
 MSGS=${MSGS:-1000000}
 REQS=${REQS:-20000}
 SIZE=${SIZE:-16}
-WORKLOADS=${WORKLOADS:-"pub pubsub fanout mpmc reqrep reqrep-c16 js-pub-sync js-pub-async kv"}
+WORKLOADS=${WORKLOADS:-"pub pubsub fanout mpmc reqrep reqrep-c16 js-pub-sync js-pub-async kv js-consume"}
 JS_MSGS=${JS_MSGS:-5000}
 KV_KEYS=${KV_KEYS:-5000}
 JS_WINDOW=${JS_WINDOW:-256}
+JS_BATCH=${JS_BATCH:-100}
 JS_STORAGE=${JS_STORAGE:-file}
 NATS_SYNC_PORT=${NATS_SYNC_PORT:-34222}
 PIN=${PIN:-1}
@@ -74,9 +77,9 @@ for bin in "$NATRIUM_BIN" "$NATS_SERVER_BIN" "$BENCH_BIN"; do
         exit 2
     fi
 done
-for n in "$ROUNDS" "$MSGS" "$REQS" "$SIZE" "$JS_MSGS" "$KV_KEYS" "$JS_WINDOW"; do
+for n in "$ROUNDS" "$MSGS" "$REQS" "$SIZE" "$JS_MSGS" "$KV_KEYS" "$JS_WINDOW" "$JS_BATCH"; do
     if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
-        echo "compare.sh: ROUNDS, MSGS, REQS, SIZE, JS_MSGS, KV_KEYS and JS_WINDOW must be positive integers" >&2
+        echo "compare.sh: ROUNDS, MSGS, REQS, SIZE, JS_MSGS, KV_KEYS, JS_WINDOW and JS_BATCH must be positive integers" >&2
         exit 2
     fi
 done
@@ -100,6 +103,7 @@ workload_args() {
         js-pub-sync) echo "js-pub --window 1 --msgs $JS_MSGS --size $SIZE --storage $JS_STORAGE" ;;
         js-pub-async) echo "js-pub --window $JS_WINDOW --msgs $((JS_MSGS * 10)) --size $SIZE --storage $JS_STORAGE" ;;
         kv) echo "kv --msgs $KV_KEYS --size $SIZE --storage $JS_STORAGE" ;;
+        js-consume) echo "js-consume --batch $JS_BATCH --msgs $((JS_MSGS * 10)) --size $SIZE --storage $JS_STORAGE" ;;
         *) return 1 ;;
     esac
 }
@@ -232,7 +236,7 @@ echo "natrium:     $NATRIUM_BIN ($("$NATRIUM_BIN" --version 2>&1 | head -n 1))"
 echo "nats-server: $NATS_SERVER_BIN ($("$NATS_SERVER_BIN" --version 2>&1 | head -n 1))"
 echo "bench:       $BENCH_BIN bench (async-nats client)"
 echo "plan:        $ROUNDS rounds of [$WORKLOADS], MSGS=$MSGS REQS=$REQS SIZE=$SIZE, pinning for reqrep: $([[ $PIN == 1 && $NPROC -ge 2 ]] && echo 'server CPU 0, bench CPU 1' || echo off)"
-echo "jetstream:   $([[ $WANT_JS == 1 ]] && echo "on, $JS_STORAGE storage, JS_MSGS=$JS_MSGS KV_KEYS=$KV_KEYS JS_WINDOW=$JS_WINDOW" || echo off)"
+echo "jetstream:   $([[ $WANT_JS == 1 ]] && echo "on, $JS_STORAGE storage, JS_MSGS=$JS_MSGS KV_KEYS=$KV_KEYS JS_WINDOW=$JS_WINDOW JS_BATCH=$JS_BATCH" || echo off)"
 if [[ -n $SYNC_NOTE ]]; then echo "note:        $SYNC_NOTE"; fi
 echo "output:      $OUT_DIR"
 echo
@@ -331,11 +335,12 @@ if lat_labels:
         print(f"{label:<11} {fmt(pa, '>11.1f')} {fmt(pb, '>9.1f')} {ratio(pa, pb):>6}   "
               f"{fmt(qa, '>11.1f')} {fmt(qb, '>9.1f')} {ratio(qa, qb):>6}")
 
-js_labels = [l for l in labels if l.startswith("js-pub") or l == "kv"]
+js_labels = [l for l in labels if l.startswith("js-") or l == "kv"]
 if js_labels:
     print()
     print("JetStream (median ops/s; ratio > 1: natrium faster; p50 = median of each run's "
-          "p50 latency). js-pub waits for every PubAck; kv puts then gets every key")
+          "p50 latency). js-pub waits for every PubAck; kv puts then gets every key; "
+          "js-consume fetches and acks every message (p50 per pull request)")
     have_sync = any(r["server"] == "nats-sync" for r in runs)
     head = (f"{'workload':<13} {'natrium':>10} {'nats-server':>12} {'ratio':>6}"
             + (f"   {'nats-sync':>10} {'ratio':>6}" if have_sync else "")

@@ -1,4 +1,4 @@
-//! `natrium bench js-pub` and `natrium bench kv` against an in-process natrium with
+//! `natrium bench js-pub`, `kv` and `js-consume` against an in-process natrium with
 //! JetStream: the runs pass their own checks (every PubAck, the stream's message
 //! count, every value read back), and a server that refuses the publishes makes the
 //! run fail instead of reporting a rate.
@@ -25,7 +25,7 @@ fn args(srv: &RunningServer, a: &[&str]) -> BenchArgs {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn js_pub_sync_async_and_kv_pass_their_checks() {
+async fn js_pub_sync_async_kv_and_js_consume_pass_their_checks() {
     let dir = tempfile::tempdir().unwrap();
     let srv = js_common::start_js(dir.path()).await;
 
@@ -65,6 +65,44 @@ async fn js_pub_sync_async_and_kv_pass_their_checks() {
     let names: Vec<&str> = r.phases.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["kv put", "kv get"]);
     assert!(r.phases.iter().all(|p| p.rate.msgs == 150));
+
+    let r = run(args(
+        &srv,
+        &[
+            "js-consume",
+            "--msgs",
+            "1050",
+            "--batch",
+            "100",
+            "--size",
+            "24",
+        ],
+    ))
+    .await
+    .unwrap();
+    assert!(r.ok, "{:?}", r.failures);
+    assert_eq!((r.workload.as_str(), r.count), ("js-consume", 1050));
+    assert_eq!(r.concurrency, Some(100));
+    // 10 full pulls and one of 50.
+    assert_eq!(r.latency.as_ref().map(|l| l.count), Some(11));
+    assert!(r.setup.as_deref().unwrap().contains("pull batches of 100"));
+
+    let r = run(args(
+        &srv,
+        &[
+            "js-consume",
+            "--msgs",
+            "300",
+            "--batch",
+            "7",
+            "--storage",
+            "memory",
+        ],
+    ))
+    .await
+    .unwrap();
+    assert!(r.ok, "{:?}", r.failures);
+    assert_eq!(r.count, 300);
 
     // The bench cleans up after itself.
     let c = common::client(&srv).await;

@@ -587,3 +587,35 @@ async fn disabled_account_gets_10039() {
     let v = api(&yes, "$JS.API.STREAM.CREATE.Y", json!({"name":"Y"})).await;
     assert_eq!(err_code(&v), 10027);
 }
+
+/// A direct get never overtakes a publish sent before it on the same connection, even
+/// though direct gets may be answered without going through the stream's queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_get_sees_earlier_publishes_from_the_same_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start_js(dir.path()).await;
+    let c = common::client(&srv).await;
+    create(
+        &c,
+        json!({"name":"ORD","subjects":["ord.>"],"allow_direct":true,"max_msgs_per_subject":1}),
+    )
+    .await;
+    for i in 0..300u32 {
+        // Core publish, no PubAck awaited: the get right after it must still see it.
+        c.publish("ord.k", i.to_string().into()).await.unwrap();
+        let m = c
+            .request("$JS.API.DIRECT.GET.ORD.ord.k", "".into())
+            .await
+            .unwrap();
+        assert_eq!(&m.payload[..], i.to_string().as_bytes(), "round {i}");
+        let by_seq = c
+            .request(
+                "$JS.API.DIRECT.GET.ORD",
+                format!("{{\"seq\":{}}}", i + 1).into(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(&by_seq.payload[..], i.to_string().as_bytes(), "round {i}");
+    }
+    srv.shutdown();
+}

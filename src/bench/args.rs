@@ -95,6 +95,9 @@ pub enum Workload {
     /// JetStream key/value: put N keys into a bucket the bench creates, then get and
     /// verify each.
     Kv(KvArgs),
+    /// JetStream pull consume: fill a stream with N messages (not measured), then
+    /// fetch them in batches through a durable pull consumer, acking each.
+    JsConsume(JsConsumeArgs),
 }
 
 /// Storage of the stream or bucket a JetStream workload creates.
@@ -135,6 +138,21 @@ pub struct JsPubArgs {
     /// more = asynchronous publish with that window.
     #[arg(long, default_value_t = 1)]
     pub window: usize,
+    /// Name of the stream the bench creates (deleted first if it exists, and at the end).
+    #[arg(long, default_value = "BENCH")]
+    pub stream: String,
+}
+
+/// Flags of `js-consume`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct JsConsumeArgs {
+    #[command(flatten)]
+    pub msg: MsgArgs,
+    #[command(flatten)]
+    pub js: JsArgs,
+    /// Messages requested per pull (fetch) request.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
     /// Name of the stream the bench creates (deleted first if it exists, and at the end).
     #[arg(long, default_value = "BENCH")]
     pub stream: String,
@@ -251,7 +269,8 @@ pub(crate) struct JsPlan {
     pub subject: String,
     pub storage: StorageArg,
     pub replicas: usize,
-    /// PubAcks in flight (`js-pub`; 1 for `kv`).
+    /// PubAcks in flight (`js-pub`; 1 for `kv`), messages per pull request
+    /// (`js-consume`).
     pub window: usize,
     /// Stream (`js-pub`) or bucket (`kv`) name.
     pub name: String,
@@ -264,6 +283,7 @@ pub(crate) enum Plan {
     Reqrep(ReqrepPlan),
     JsPub(JsPlan),
     Kv(JsPlan),
+    JsConsume(JsPlan),
 }
 
 impl Workload {
@@ -277,6 +297,7 @@ impl Workload {
             Workload::Reqrep(_) => "reqrep",
             Workload::JsPub(_) => "js-pub",
             Workload::Kv(_) => "kv",
+            Workload::JsConsume(_) => "js-consume",
         }
     }
 
@@ -358,6 +379,21 @@ impl Workload {
                     replicas: check_js(&a.js, &a.bucket)?,
                     window: 1,
                     name: a.bucket.clone(),
+                }))
+            }
+            Workload::JsConsume(a) => {
+                let (msgs, size, subject) = resolve_msg(&a.msg, name, DEFAULT_JS_MSGS)?;
+                if a.batch == 0 || a.batch > 10_000 {
+                    return Err(invalid("--batch must be 1 to 10000"));
+                }
+                Ok(Plan::JsConsume(JsPlan {
+                    msgs,
+                    size,
+                    subject,
+                    storage: a.js.storage,
+                    replicas: check_js(&a.js, &a.stream)?,
+                    window: a.batch,
+                    name: a.stream.clone(),
                 }))
             }
         }
@@ -539,6 +575,21 @@ mod tests {
             .plan()
             .is_err());
         assert!(parse(&["kv", "--bucket", "a*"]).workload.plan().is_err());
+        match parse(&["js-consume", "--storage", "memory"])
+            .workload
+            .plan()
+        {
+            Ok(Plan::JsConsume(p)) => {
+                assert_eq!((p.msgs, p.window), (DEFAULT_JS_MSGS, 100));
+                assert_eq!(p.storage, StorageArg::Memory);
+                assert_eq!(p.subject, "bench.js-consume");
+            }
+            other => panic!("unexpected plan {other:?}"),
+        }
+        assert!(parse(&["js-consume", "--batch", "0"])
+            .workload
+            .plan()
+            .is_err());
     }
 
     #[test]

@@ -11,6 +11,13 @@
 //!   are reported as phases; the headline counts both. The bucket is deleted
 //!   afterwards.
 //!
+//! - `js-consume`: creates the stream, fills it with `--msgs` messages (publishes with
+//!   up to 256 PubAcks in flight, not measured), creates a durable pull consumer with
+//!   explicit acks, then measures fetching every message in pull batches of `--batch`
+//!   (`--window` in the plan), acking each (plain ack) and ending with a flush so the
+//!   acks have reached the server. Checks: every stream sequence 1..=N arrived exactly
+//!   once, and the consumer's `num_ack_pending` drops to 0 shortly afterwards.
+//!
 //! Setup and clean-up are outside the clock.
 
 use std::collections::VecDeque;
@@ -203,6 +210,272 @@ pub(crate) async fn run_js_pub(ctx: &Ctx, plan: &JsPlan) -> Result<Measured, Ben
             } else {
                 format!("asynchronous publish, window {}", plan.window)
             }
+        )),
+        phases: Vec::new(),
+    })
+}
+
+/// PubAcks in flight while `js-consume` fills its stream.
+const FILL_WINDOW: usize = 256;
+/// How long a pull request of `js-consume` may wait for its batch.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
+/// How long `js-consume` waits for the server to process the last acks.
+const ACK_SETTLE: Duration = Duration::from_secs(5);
+
+/// What the consuming task saw.
+struct ConsumeOutcome {
+    received: u64,
+    duplicates: u64,
+    out_of_range: u64,
+    missing: u64,
+    latencies: Vec<u64>,
+    finished_at: Instant,
+    error: Option<String>,
+}
+
+async fn consume_all(
+    client: async_nats::Client,
+    consumer: jetstream::consumer::PullConsumer,
+    plan: JsPlan,
+    counters: Arc<Counters>,
+) -> ConsumeOutcome {
+    use futures::StreamExt as _;
+    let n = plan.msgs;
+    let mut seen = vec![false; usize::try_from(n).unwrap_or(0) + 1];
+    let mut out = ConsumeOutcome {
+        received: 0,
+        duplicates: 0,
+        out_of_range: 0,
+        missing: 0,
+        latencies: Vec::new(),
+        finished_at: Instant::now(),
+        error: None,
+    };
+    let mut distinct = 0u64;
+    'pull: while distinct < n {
+        let want = usize::try_from(n - distinct)
+            .unwrap_or(usize::MAX)
+            .min(plan.window);
+        let t0 = Instant::now();
+        let mut batch = match consumer
+            .batch()
+            .max_messages(want)
+            .expires(PULL_EXPIRES)
+            .messages()
+            .await
+        {
+            Ok(b) => b,
+            Err(e) => {
+                out.error = Some(format!("pull request: {e}"));
+                break;
+            }
+        };
+        let mut got = 0usize;
+        while let Some(m) = batch.next().await {
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    out.error = Some(format!("pull batch: {e}"));
+                    break 'pull;
+                }
+            };
+            let seq = match m.info() {
+                Ok(i) => i.stream_sequence,
+                Err(e) => {
+                    out.error = Some(format!("message without JetStream info: {e}"));
+                    break 'pull;
+                }
+            };
+            if m.payload.len() != plan.size {
+                out.error = Some(format!(
+                    "sequence {seq}: {} payload bytes, expected {}",
+                    m.payload.len(),
+                    plan.size
+                ));
+                break 'pull;
+            }
+            if let Err(e) = m.ack().await {
+                out.error = Some(format!("ack of sequence {seq}: {e}"));
+                break 'pull;
+            }
+            out.received += 1;
+            got += 1;
+            match usize::try_from(seq).ok().and_then(|i| seen.get_mut(i)) {
+                Some(slot) if seq > 0 => {
+                    if *slot {
+                        out.duplicates += 1;
+                    } else {
+                        *slot = true;
+                        distinct += 1;
+                    }
+                }
+                _ => out.out_of_range += 1,
+            }
+            counters.set(0, out.received);
+        }
+        out.latencies.push(nanos(t0.elapsed()));
+        if got == 0 {
+            out.error = Some(format!(
+                "a pull request for {want} messages expired empty after {} of {n}",
+                distinct
+            ));
+            break;
+        }
+    }
+    // The acks are plain publishes: make sure the server has read them.
+    if let Err(e) = client.flush().await {
+        out.error
+            .get_or_insert(format!("flush after the last ack: {e}"));
+    }
+    out.finished_at = Instant::now();
+    out.missing = n - distinct;
+    out
+}
+
+/// Runs `js-consume`.
+pub(crate) async fn run_js_consume(ctx: &Ctx, plan: &JsPlan) -> Result<Measured, BenchError> {
+    let client = ctx.connector.connect("js-consume", 0, None).await?;
+    let js = context(client.clone());
+    let _ = js.delete_stream(&plan.name).await;
+    let stream = js
+        .create_stream(stream::Config {
+            name: plan.name.clone(),
+            subjects: vec![plan.subject.clone()],
+            storage: storage_type(plan.storage),
+            num_replicas: plan.replicas,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| setup_error(&format!("creating stream {}", plan.name), e))?;
+
+    // Fill the stream (outside the clock).
+    let fill_plan = JsPlan {
+        window: FILL_WINDOW,
+        ..plan.clone()
+    };
+    let fill = publish_all(
+        js.clone(),
+        fill_plan,
+        Arc::new(Counters::new(1)),
+        Instant::now(),
+    )
+    .await;
+    if let Some(e) = fill.error {
+        let _ = js.delete_stream(&plan.name).await;
+        return Err(setup_error("filling the stream", e));
+    }
+    if fill.acked != plan.msgs || fill.out_of_order > 0 {
+        let _ = js.delete_stream(&plan.name).await;
+        return Err(setup_error(
+            "filling the stream",
+            format!(
+                "{} of {} PubAcks, {} out of sequence",
+                fill.acked, plan.msgs, fill.out_of_order
+            ),
+        ));
+    }
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("BENCH_CONSUMER".to_string()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            max_ack_pending: -1,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| setup_error("creating the pull consumer", e))?;
+
+    let counters = Arc::new(Counters::new(1));
+    let progress = Progress::new(ctx.progress, plan.msgs, "js-consume");
+    let before = ctx.probe.sample()?;
+    let start = Instant::now();
+    let task = tokio::spawn(consume_all(
+        client.clone(),
+        consumer.clone(),
+        plan.clone(),
+        Arc::clone(&counters),
+    ));
+    let supervised = supervise(vec![task], &counters, 0..1, &progress, ctx.stall).await;
+    let after = ctx.probe.sample()?;
+
+    let mut failures = Vec::new();
+    if supervised.stalled {
+        failures.push(format!(
+            "stalled: no message for {:.1} s, run aborted",
+            ctx.stall.as_secs_f64()
+        ));
+    }
+    let (mut samples, received, end) = match supervised.results.into_iter().next() {
+        Some(Ok(out)) => {
+            if let Some(e) = out.error {
+                failures.push(e);
+            }
+            if out.duplicates > 0 {
+                failures.push(format!("{} duplicate deliveries", out.duplicates));
+            }
+            if out.out_of_range > 0 {
+                failures.push(format!(
+                    "{} deliveries with a sequence outside 1..={}",
+                    out.out_of_range, plan.msgs
+                ));
+            }
+            if out.missing > 0 {
+                failures.push(format!(
+                    "{} of {} sequences never delivered",
+                    out.missing, plan.msgs
+                ));
+            }
+            (out.latencies, out.received, out.finished_at)
+        }
+        Some(Err(e)) => {
+            if !e.is_cancelled() {
+                failures.push(format!("consumer task failed: {e}"));
+            }
+            (Vec::new(), counters.get(0), Instant::now())
+        }
+        None => (Vec::new(), 0, Instant::now()),
+    };
+    if failures.is_empty() {
+        // Every ack has been flushed; give the server a moment to process them.
+        let deadline = Instant::now() + ACK_SETTLE;
+        let mut consumer = consumer;
+        loop {
+            match consumer.info().await {
+                Ok(info) if info.num_ack_pending == 0 => break,
+                Ok(info) if Instant::now() >= deadline => {
+                    failures.push(format!(
+                        "consumer still has {} acks pending {:.0} s after the last ack",
+                        info.num_ack_pending,
+                        ACK_SETTLE.as_secs_f64()
+                    ));
+                    break;
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(e) => {
+                    failures.push(format!("consumer info: {e}"));
+                    break;
+                }
+            }
+        }
+    }
+    if let Err(e) = js.delete_stream(&plan.name).await {
+        failures.push(format!("deleting stream {}: {e}", plan.name));
+    }
+    Ok(Measured {
+        count: received,
+        elapsed: end.duration_since(start),
+        measured_at: "pull consumer (messages received and acked)",
+        publish: None,
+        publishers: Vec::new(),
+        subscribers: Vec::new(),
+        latency: LatencyStats::from_nanos(&mut samples),
+        cpu: ctx.probe.usage(before, after),
+        failures,
+        setup: Some(format!(
+            "stream {}, {} storage, R{}, durable pull consumer, explicit ack, pull batches of {} (latency: per pull request)",
+            plan.name,
+            plan.storage.name(),
+            plan.replicas,
+            plan.window
         )),
         phases: Vec::new(),
     })

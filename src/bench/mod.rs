@@ -9,7 +9,7 @@
 //!
 //! Layout:
 //! - [`args`]: flags and workload subcommands;
-//! - `throughput` / `reqrep` / `jetstream` (`js-pub`, `kv`): the workloads;
+//! - `throughput` / `reqrep` / `jetstream` (`js-pub`, `kv`, `js-consume`): the workloads;
 //! - `client`: connection options and event counting;
 //! - `monitor`: progress counters, progress bar, stall watchdog;
 //! - [`latency`], [`cpu`], [`report`]: the pure parts (percentiles, `/proc`
@@ -98,6 +98,7 @@ pub async fn run(args: BenchArgs) -> Result<BenchReport, BenchError> {
         Plan::Reqrep(p) => reqrep::run(&ctx, p).await?,
         Plan::JsPub(p) => jetstream::run_js_pub(&ctx, p).await?,
         Plan::Kv(p) => jetstream::run_kv(&ctx, p).await?,
+        Plan::JsConsume(p) => jetstream::run_js_consume(&ctx, p).await?,
     };
     let report = build_report(&args, &plan, urls, &ctx, measured);
 
@@ -133,6 +134,7 @@ fn build_report(
         Plan::Reqrep(p) => (p.msgs, p.size, 0, 0, Some(p.clients), Some(p.concurrency)),
         Plan::JsPub(p) => (p.msgs, p.size, 1, 0, None, Some(p.window)),
         Plan::Kv(p) => (p.msgs, p.size, 1, 0, None, None),
+        Plan::JsConsume(p) => (p.msgs, p.size, 0, 1, None, Some(p.window)),
     };
     let per_msg_us = |secs: f64| {
         if m.count > 0 {

@@ -162,6 +162,9 @@ impl BenchReport {
                 format!("{c} requester(s) x {k} in flight -> 1 responder")
             }
             ("kv", _, _) => "1 key/value client".to_string(),
+            ("js-consume", _, Some(b)) => {
+                format!("1 pull consumer, batches of {b}, ack each")
+            }
             ("js-pub", _, Some(w)) => format!("1 publisher, {w} PubAck(s) in flight"),
             _ if self.subs == 0 => format!("{} publisher(s)", self.pubs),
             _ => format!("{} pub -> {} sub", self.pubs, self.subs),

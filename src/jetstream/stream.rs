@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn, Instrument};
 
 use crate::server::account::Account;
-use crate::server::client::{ClientHandle, InternalMsg};
+use crate::server::client::{ClientHandle, InlineReply, InternalMsg};
 use crate::server::router::Message;
 use crate::server::subscription::Subscription;
 use crate::server::ServerShared;
@@ -59,6 +59,11 @@ pub struct Stream {
     pub(crate) consumers: Mutex<BTreeMap<String, Arc<super::consumer::Consumer>>>,
     /// The last sequence known durable: consumers deliver nothing beyond it.
     durable: AtomicU64,
+    /// Messages the stream task has taken from its queue and applied (or served), plus
+    /// direct gets answered inline. Equal to the stream client's delivered count when
+    /// nothing is queued: only then may a direct get skip the queue (see
+    /// `Stream::serve_direct_inline`).
+    processed: AtomicU64,
     tasks: tokio_util::task::TaskTracker,
 }
 
@@ -100,6 +105,7 @@ impl Stream {
             account,
             created,
             durable,
+            processed: AtomicU64::new(0),
             consumers: Mutex::new(BTreeMap::new()),
             tasks: tasks.clone(),
             core: Mutex::new(StreamCore { state, store }),
@@ -109,6 +115,18 @@ impl Stream {
             stop: server.shutdown.child_token(),
             rearm: Notify::new(),
         });
+        let domain = server
+            .config
+            .jetstream
+            .as_ref()
+            .and_then(|j| j.domain.clone());
+        let weak = Arc::downgrade(&stream);
+        let _ = stream.client.inline.set(Box::new(move |sid, m| {
+            if !sid.starts_with(DIRECT_SID) {
+                return None;
+            }
+            weak.upgrade()?.serve_direct_inline(m, domain.as_deref())
+        }));
         stream.subscribe(server)?;
         let span = tracing::info_span!("stream", account = %stream.account.name, name = %name);
         tasks.spawn(run(server.clone(), stream.clone(), rx).instrument(span));
@@ -229,9 +247,33 @@ impl Stream {
         ))
     }
 
+    /// Answers a direct get in the requester's delivery, without the hop through the
+    /// stream task, when that cannot reorder it: nothing delivered to the stream is
+    /// still waiting in its queue (so a get never overtakes an earlier publish from
+    /// the same connection) and the store is not locked right now. `None`: queue it.
+    fn serve_direct_inline(&self, m: &Message<'_>, domain: Option<&str>) -> Option<InlineReply> {
+        let delivered = self.client.stats.out_msgs.load(Ordering::Acquire);
+        if delivered != self.processed.load(Ordering::Acquire) {
+            return None;
+        }
+        let subject = std::str::from_utf8(m.subject).ok()?;
+        let core = self.core.try_lock()?;
+        let r = direct_answer(self, &core, subject, m.payload, domain);
+        drop(core);
+        // The router counts this delivery once the answer is sent.
+        self.processed.fetch_add(1, Ordering::AcqRel);
+        Some(r)
+    }
+
     /// Looks a message up for MSG.GET / direct get.
     pub fn get_msg(&self, req: &GetRequest) -> Result<(u64, StoredMsg), ApiError> {
-        let core = self.core.lock();
+        get_msg_in(&self.core.lock(), req)
+    }
+}
+
+/// [`Stream::get_msg`] with the core already locked.
+fn get_msg_in(core: &StreamCore, req: &GetRequest) -> Result<(u64, StoredMsg), ApiError> {
+    {
         let st = &core.state;
         let store = core.store.as_ref();
         let err = |e: crate::store::StoreError| ApiError::general(e.to_string());
@@ -367,6 +409,7 @@ async fn process_batch(
     batch: &mut Vec<InternalMsg>,
     domain: Option<&str>,
 ) -> Vec<Reply> {
+    let taken = batch.len() as u64;
     let mut replies = Vec::with_capacity(batch.len());
     let mut republished = Vec::new();
     let mut stored_any = false;
@@ -377,11 +420,14 @@ async fn process_batch(
         let republish = Republish::of(&core.state.config);
         for m in batch.drain(..) {
             if m.sid.starts_with(DIRECT_SID) {
-                drop(core);
-                if let Some(r) = direct_get(stream, &m, domain) {
-                    replies.push(r);
+                if let Some(reply) = m.reply {
+                    let a = direct_answer(stream, &core, &m.subject, &m.payload, domain);
+                    replies.push(Reply {
+                        subject: reply,
+                        headers: a.headers,
+                        body: a.body,
+                    });
                 }
-                core = stream.core.lock();
                 continue;
             }
             // What a republish needs, taken before the op consumes the message.
@@ -456,6 +502,8 @@ async fn process_batch(
             .store
             .flush()
             .map_err(|e| ApiError::store_failed(e.to_string()));
+        // Everything taken is applied (and visible to readers) once the lock drops.
+        stream.processed.fetch_add(taken, Ordering::AcqRel);
     }
     if stored_any || flushed.is_err() {
         stream.rearm.notify_one();
@@ -485,11 +533,21 @@ async fn process_batch(
     republished
 }
 
-fn direct_get(stream: &Stream, m: &InternalMsg, domain: Option<&str>) -> Option<Reply> {
-    let reply = m.reply.clone()?;
-    let prefix = format!("DIRECT.GET.{}.", stream.name);
-    let rest = super::api::api_rest(&m.subject, domain).unwrap_or("");
-    let req = if let Some(subj) = rest.strip_prefix(&prefix) {
+/// The answer to a direct get on `subject` (`$JS.API.DIRECT.GET.<stream>` with a JSON
+/// request, or `...<stream>.<subject>` for the last message on that subject).
+fn direct_answer(
+    stream: &Stream,
+    core: &StreamCore,
+    subject: &str,
+    payload: &[u8],
+    domain: Option<&str>,
+) -> InlineReply {
+    let rest = super::api::api_rest(subject, domain).unwrap_or("");
+    let by_subject = rest
+        .strip_prefix("DIRECT.GET.")
+        .and_then(|r| r.strip_prefix(stream.name.as_str()))
+        .and_then(|r| r.strip_prefix('.'));
+    let req = if let Some(subj) = by_subject {
         GetRequest {
             last_by_subj: Some(subj.to_string()),
             ..GetRequest::default()
@@ -497,8 +555,8 @@ fn direct_get(stream: &Stream, m: &InternalMsg, domain: Option<&str>) -> Option<
     } else {
         // nats-server's statuses: no body or nothing chosen → Empty Request, not JSON →
         // Malformed Request, conflicting choices → Bad Request.
-        let status = match serde_json::from_slice::<GetRequest>(&m.payload) {
-            _ if m.payload.trim_ascii().is_empty() => Err(info::DIRECT_EMPTY_REQUEST),
+        let status = match serde_json::from_slice::<GetRequest>(payload) {
+            _ if payload.trim_ascii().is_empty() => Err(info::DIRECT_EMPTY_REQUEST),
             Err(_) => Err(info::DIRECT_MALFORMED_REQUEST),
             Ok(r) if r.valid() => Ok(r),
             Ok(r) if r.is_empty() => Err(info::DIRECT_EMPTY_REQUEST),
@@ -507,26 +565,23 @@ fn direct_get(stream: &Stream, m: &InternalMsg, domain: Option<&str>) -> Option<
         match status {
             Ok(r) => r,
             Err(h) => {
-                return Some(Reply {
-                    subject: reply,
+                return InlineReply {
                     headers: Some(h.to_vec()),
                     body: Vec::new(),
-                })
+                }
             }
         }
     };
-    Some(match stream.get_msg(&req) {
-        Ok((seq, msg)) => Reply {
-            subject: reply,
+    match get_msg_in(core, &req) {
+        Ok((seq, msg)) => InlineReply {
             headers: Some(info::direct_headers(&stream.name, seq, &msg)),
             body: msg.payload.to_vec(),
         },
-        Err(_) => Reply {
-            subject: reply,
+        Err(_) => InlineReply {
             headers: Some(info::DIRECT_NOT_FOUND.to_vec()),
             body: Vec::new(),
         },
-    })
+    }
 }
 
 /// `apply`, keeping the account's storage usage in step with the stream's bytes.

@@ -45,6 +45,19 @@ pub struct InternalMsg {
 /// (core NATS is at-most-once) and counts it.
 pub type InternalSink = tokio::sync::mpsc::Sender<InternalMsg>;
 
+/// A reply an internal service computed inline (see [`InlineHandler`]).
+pub struct InlineReply {
+    pub headers: Option<Vec<u8>>,
+    pub body: Vec<u8>,
+}
+
+/// Lets an internal service answer a request synchronously, in the publisher's
+/// delivery, instead of through its queue: called with the subscription's sid and the
+/// message (which has a reply subject); `None` means "not here, queue it as usual".
+/// The reply goes to the message's reply subject.
+pub type InlineHandler =
+    Box<dyn Fn(&[u8], &super::router::Message<'_>) -> Option<InlineReply> + Send + Sync>;
+
 /// Identification and auth details, set at CONNECT.
 #[derive(Debug, Clone, Default)]
 pub struct ClientMeta {
@@ -106,6 +119,8 @@ pub struct ClientHandle {
     /// For internal services: the body sent to a message's reply subject when the
     /// service's queue is full (so a request is refused, not silently dropped).
     pub busy_reply: std::sync::OnceLock<Bytes>,
+    /// For internal services: requests answered inline (see [`InlineHandler`]).
+    pub inline: std::sync::OnceLock<InlineHandler>,
     pub addr: SocketAddr,
     pub start: SystemTime,
     pub started: Instant,
@@ -142,6 +157,7 @@ impl ClientHandle {
             kind: ClientKind::Client,
             internal: None,
             busy_reply: std::sync::OnceLock::new(),
+            inline: std::sync::OnceLock::new(),
             addr,
             start: SystemTime::now(),
             started: Instant::now(),

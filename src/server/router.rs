@@ -160,6 +160,30 @@ fn deliver_internal(
     max: u64,
     n: u64,
 ) -> bool {
+    if let (Some(handler), Some(reply)) = (sub.client.inline.get(), msg.reply) {
+        if let Some(r) = handler(&sub.sid, msg) {
+            let size = msg.size() as u64;
+            sub.client.stats.add_out(1, size);
+            ctx.out_msgs += 1;
+            ctx.out_bytes += size;
+            if let Ok(to) = std::str::from_utf8(reply) {
+                let result = sub.client.account().sublist.matches(to);
+                let answer = Message {
+                    subject: reply,
+                    reply: None,
+                    headers: r.headers.as_deref(),
+                    payload: &r.body,
+                };
+                let saved = ctx.deliver.take();
+                deliver(&result, &answer, ctx);
+                ctx.deliver = saved;
+            }
+            if max > 0 && n >= max {
+                remove_subscription(sub);
+            }
+            return true;
+        }
+    }
     let owned = super::client::InternalMsg {
         subject: String::from_utf8_lossy(msg.subject).into_owned(),
         reply: msg.reply.map(|r| String::from_utf8_lossy(r).into_owned()),
