@@ -558,7 +558,7 @@ fn target(
     now: Instant,
 ) -> Option<String> {
     if let Some(d) = core.config.deliver_subject.clone() {
-        let bound = !c.stream.account.sublist.matches(&d).is_empty();
+        let bound = c.stream.account.sublist.has_interest(&d);
         core.bound = bound;
         if !bound {
             return None;
@@ -570,7 +570,7 @@ fn target(
         return Some(d);
     }
     while let Some(w) = core.waiting.front() {
-        if w.expires <= now || c.stream.account.sublist.matches(&w.reply).is_empty() {
+        if w.expires <= now || !c.stream.account.sublist.has_interest(&w.reply) {
             // Expired requests get their 408 from the timer; a request whose client is
             // gone is dropped silently.
             if w.expires > now {
@@ -820,7 +820,7 @@ fn inactive_for_too_long(server: &ServerShared, c: &Consumer, now: Instant) -> b
         return false;
     }
     let active = match core.config.deliver_subject.clone() {
-        Some(d) => !c.stream.account.sublist.matches(&d).is_empty(),
+        Some(d) => c.stream.account.sublist.has_interest(&d),
         None => !core.waiting.is_empty(),
     };
     let _ = server;
