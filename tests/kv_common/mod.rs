@@ -90,37 +90,4 @@ pub async fn within5<T>(f: impl Future<Output = T>) -> T {
         .expect("answered within 5s")
 }
 
-/// Runs `tests/py/<script>` with the server URL and checks it printed `OK <check>` for
-/// every check. Skips (printing why) only when python3 or nats-py is missing;
-/// tests/run.sh installs them.
-pub async fn run_python(script: &str, url: &str, checks: &[&str]) {
-    let have_py = std::process::Command::new("python3")
-        .args(["-c", "import nats.js"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !have_py {
-        eprintln!("SKIPPED {script}: python3 with nats-py is not installed (pip install nats-py)");
-        return;
-    }
-    let path = format!("{}/tests/py/{script}", env!("CARGO_MANIFEST_DIR"));
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new("python3")
-            .arg(&path)
-            .arg(url)
-            .output(),
-    )
-    .await
-    .expect("nats.py checks finish within 60s")
-    .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
-    for check in checks {
-        assert!(
-            stdout.contains(&format!("OK {check}\n")),
-            "{script}: missing {check}:\n{stdout}"
-        );
-    }
-}
+pub use crate::common::run_python;
