@@ -94,17 +94,7 @@ impl StreamState {
             st.msgs += 1;
             st.bytes += m.size(st.config.storage);
             newest_ts = newest_ts.max(m.ts);
-            st.subjects
-                .entry(m.subject.clone())
-                .and_modify(|s| {
-                    s.msgs += 1;
-                    s.last = seq;
-                })
-                .or_insert(SubjState {
-                    msgs: 1,
-                    first: seq,
-                    last: seq,
-                });
+            st.count_subject(m.subject.clone(), seq);
             if let Some(id) = hdr(m.headers.as_deref(), b"Nats-Msg-Id") {
                 ids.push((id.to_string(), seq, m.ts));
             }
@@ -131,6 +121,21 @@ impl StreamState {
             st.last_msg_id = Some(id);
         }
         Ok(st)
+    }
+
+    /// Counts a newly stored message at `seq` on `subject`.
+    fn count_subject(&mut self, subject: String, seq: u64) {
+        self.subjects
+            .entry(subject)
+            .and_modify(|s| {
+                s.msgs += 1;
+                s.last = seq;
+            })
+            .or_insert(SubjState {
+                msgs: 1,
+                first: seq,
+                last: seq,
+            });
     }
 
     /// Whether any consumer's filter covers `subject`.
@@ -434,17 +439,7 @@ fn store_msg(
     st.last_ts = ts;
     st.msgs += 1;
     st.bytes += size;
-    st.subjects
-        .entry(msg.subject.clone())
-        .and_modify(|s| {
-            s.msgs += 1;
-            s.last = seq;
-        })
-        .or_insert(SubjState {
-            msgs: 1,
-            first: seq,
-            last: seq,
-        });
+    st.count_subject(msg.subject.clone(), seq);
     if let Some(id) = hdr(msg.headers.as_deref(), b"Nats-Msg-Id").filter(|s| !s.is_empty()) {
         st.remember_id(id.to_string(), seq, ts);
         st.last_msg_id = Some(id.to_string());
