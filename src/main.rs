@@ -7,6 +7,11 @@ use clap::Parser;
 use natrium::cli::{normalize_args, Cli, Command};
 use natrium::config::{self, Config};
 
+/// The allocator: mimalloc's per-thread free lists cost less per message than glibc's
+/// arenas on the publish and delivery paths (measured in benches/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_args(std::env::args()));
     if cli.server.version {

@@ -49,8 +49,10 @@ fn cache_hit_does_not_allocate() {
         s.insert("foo.>", None, 1000 + i).unwrap();
     }
     let subjects: Vec<String> = (0..50).map(|i| format!("foo.bar.{i}")).collect();
-    for subj in &subjects {
-        s.matches(subj); // fill the cache
+    for _ in 0..2 {
+        for subj in &subjects {
+            s.matches(subj); // fill the cache (admitted on the second miss)
+        }
     }
     let before = allocs();
     let mut total = 0;
@@ -63,7 +65,8 @@ fn cache_hit_does_not_allocate() {
     }
     assert_eq!(allocs(), before, "cache hits allocated");
     assert!(total > 0);
-    assert!(s.stats().cache_hit_rate > 0.9);
+    // 100 misses while filling (two per subject), then 500 hits.
+    assert!((s.stats().cache_hit_rate - 500.0 / 600.0).abs() < 1e-9);
 }
 
 #[test]

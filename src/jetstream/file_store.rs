@@ -225,6 +225,48 @@ impl MsgStore for FileStore {
         Ok(found)
     }
 
+    fn read_range(
+        &self,
+        from: u64,
+        to: u64,
+        max_msgs: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<(u64, StoredMsg)>, u64), StoreError> {
+        self.write_pending()?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        let mut next = to.saturating_add(1);
+        let mut err = None;
+        self.db.scan(
+            Cf::Msgs,
+            &msg_key(self.id, from),
+            &msg_key(self.id, to.saturating_add(1)),
+            |k, v| {
+                let seq = be_u64(&k[8..]);
+                if out.len() >= max_msgs || bytes >= max_bytes {
+                    next = seq;
+                    return false;
+                }
+                match decode_record(v) {
+                    Ok(m) => {
+                        bytes += m.payload.len() + m.headers.as_ref().map_or(0, |h| h.len());
+                        out.push((seq, m));
+                        true
+                    }
+                    Err(e) => {
+                        next = seq;
+                        err = Some(e);
+                        false
+                    }
+                }
+            },
+        )?;
+        match err {
+            Some(e) if out.is_empty() => Err(e),
+            _ => Ok((out, next)),
+        }
+    }
+
     fn scan_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
         self.write_pending()?;
         let mut out = Vec::new();

@@ -78,6 +78,34 @@ pub trait MsgStore: Send {
         }
         Ok(n)
     }
+    /// Messages with sequence in `from..=to`, in order, at most `max_msgs` and stopping
+    /// after the one that reaches `max_bytes`; absent sequences are skipped. Also
+    /// returns the sequence where reading stopped: everything below it was read. A
+    /// record that fails its checksum ends the read there (an error if it is first).
+    fn read_range(
+        &self,
+        from: u64,
+        to: u64,
+        max_msgs: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<(u64, StoredMsg)>, u64), StoreError> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        let mut seq = from;
+        while seq <= to && out.len() < max_msgs && bytes < max_bytes {
+            match self.get(seq) {
+                Ok(Some(m)) => {
+                    bytes += m.payload.len() + m.headers.as_ref().map_or(0, |h| h.len());
+                    out.push((seq, m));
+                }
+                Ok(None) => {}
+                Err(e) if out.is_empty() => return Err(e),
+                Err(_) => break,
+            }
+            seq += 1;
+        }
+        Ok((out, seq))
+    }
     /// Up to `limit` (sequence, subject) pairs with sequence ≥ `from`, in order.
     fn scan_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError>;
     /// Removes every message and index entry.
@@ -135,6 +163,27 @@ impl MsgStore for MemStore {
             .by_subject
             .get(subject)
             .map_or(0, |s| s.range(from..).count() as u64))
+    }
+
+    fn read_range(
+        &self,
+        from: u64,
+        to: u64,
+        max_msgs: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<(u64, StoredMsg)>, u64), StoreError> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        let mut next = to.saturating_add(1);
+        for (seq, m) in self.msgs.range(from..=to) {
+            if out.len() >= max_msgs || bytes >= max_bytes {
+                next = *seq;
+                break;
+            }
+            bytes += m.payload.len() + m.headers.as_ref().map_or(0, |h| h.len());
+            out.push((*seq, m.clone()));
+        }
+        Ok((out, next))
     }
 
     fn scan_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {

@@ -3,7 +3,7 @@
 //! commit through `Db::sync`) and only then sends the PubAcks. Also serves direct gets
 //! and runs `max_age` expiry on a timer armed for the oldest message only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,7 +18,7 @@ use crate::server::client::{ClientHandle, InlineReply, InternalMsg};
 use crate::server::router::Message;
 use crate::server::subscription::Subscription;
 use crate::server::ServerShared;
-use crate::store::Db;
+use crate::store::{Db, SyncTicket};
 
 use super::apply::{apply, StreamState};
 use super::config::{Storage, StreamConfig};
@@ -179,10 +179,9 @@ impl Stream {
         self.durable.load(Ordering::Acquire)
     }
 
-    /// Marks everything stored so far as durable and wakes the consumers.
-    fn mark_durable(&self) {
-        let last = self.core.lock().state.last_seq;
-        self.durable.fetch_max(last, Ordering::AcqRel);
+    /// Marks everything up to `seq` as durable and wakes the consumers.
+    fn mark_durable(&self, seq: u64) {
+        self.durable.fetch_max(seq, Ordering::AcqRel);
         self.wake_consumers();
     }
 
@@ -217,13 +216,17 @@ impl Stream {
 
     /// Waits until what was applied is durable (no-op for memory storage).
     pub async fn sync(&self) -> Result<(), ApiError> {
-        if self.storage() == Storage::Memory {
-            return Ok(());
-        }
-        self.db
-            .sync()
+        self.request_sync()
             .await
             .map_err(|e| ApiError::store_failed(e.to_string()))
+    }
+
+    /// Queues a sync of what was applied so far (see [`Db::request_sync`]).
+    fn request_sync(&self) -> SyncTicket {
+        if self.storage() == Storage::Memory {
+            return SyncTicket::done(Ok(()));
+        }
+        self.db.request_sync()
     }
 
     pub fn storage(&self) -> Storage {
@@ -362,6 +365,27 @@ struct Reply {
     body: Vec<u8>,
 }
 
+/// How many applied batches may wait for their fsync at once; while one waits the
+/// task applies the next, so the disk and the CPU work side by side.
+const MAX_IN_FLIGHT: usize = 4;
+
+/// A batch that is applied and whose replies wait for its sync. Replies leave in the
+/// order the batches were taken, so nothing (not even a duplicate's PubAck) overtakes
+/// an earlier publish that is not durable yet.
+struct InFlight {
+    synced: SyncTicket,
+    /// The stream's last sequence once the batch was applied: durable with `synced`.
+    last_seq: u64,
+    /// Whether the batch changed the store (and so `synced` is a real sync).
+    stored: bool,
+    /// The batch could not be written: its PubAcks become this error.
+    write_failed: Option<ApiError>,
+    /// Republished copies, then the replies.
+    replies: Vec<Reply>,
+    /// Where the replies that are PubAcks start (republished copies come first).
+    acks_from: usize,
+}
+
 async fn run(server: Arc<ServerShared>, stream: Arc<Stream>, mut rx: mpsc::Receiver<InternalMsg>) {
     let domain = server
         .config
@@ -369,11 +393,24 @@ async fn run(server: Arc<ServerShared>, stream: Arc<Stream>, mut rx: mpsc::Recei
         .as_ref()
         .and_then(|j| j.domain.clone());
     let mut batch: Vec<InternalMsg> = Vec::with_capacity(MAX_BATCH);
+    let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(MAX_IN_FLIGHT);
     loop {
         let expiry = stream.next_expiry();
         let sleep = tokio::time::sleep(expiry.unwrap_or(Duration::from_secs(3600)));
         tokio::select! {
+            biased;
             _ = stream.stop.cancelled() => break,
+            r = front_synced(&mut in_flight), if !in_flight.is_empty() => {
+                if let Some(done) = in_flight.pop_front() {
+                    finish(&server, &stream, done, r);
+                }
+            }
+            n = rx.recv_many(&mut batch, MAX_BATCH), if in_flight.len() < MAX_IN_FLIGHT => {
+                if n == 0 {
+                    break;
+                }
+                in_flight.push_back(apply_batch(&stream, &mut batch, domain.as_deref()));
+            }
             _ = stream.rearm.notified() => continue,
             _ = sleep, if expiry.is_some() => {
                 match stream.apply_op(Op::Expire { now: now_ns() }) {
@@ -386,34 +423,77 @@ async fn run(server: Arc<ServerShared>, stream: Arc<Stream>, mut rx: mpsc::Recei
                     Err(e) => warn!(error = %e, "expiry failed"),
                 }
             }
-            n = rx.recv_many(&mut batch, MAX_BATCH) => {
-                if n == 0 {
-                    break;
-                }
-                let replies = process_batch(&stream, &mut batch, domain.as_deref()).await;
-                for r in replies {
-                    server.publish(&stream.account, &Message {
-                        subject: r.subject.as_bytes(),
-                        reply: None,
-                        headers: r.headers.as_deref(),
-                        payload: &r.body,
-                    });
-                }
-            }
         }
+    }
+    // What was applied before the stop still gets its answer once durable.
+    while let Some(mut done) = in_flight.pop_front() {
+        let r = (&mut done.synced).await;
+        finish(&server, &stream, done, r);
     }
 }
 
-async fn process_batch(
+/// Waits for the oldest in-flight batch's sync.
+async fn front_synced(in_flight: &mut VecDeque<InFlight>) -> Result<(), crate::store::StoreError> {
+    match in_flight.front_mut() {
+        Some(f) => (&mut f.synced).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends a synced batch's replies: republished copies first, so a client that saw
+/// its ack finds the copy already sent; on a failed sync, errors instead of acks.
+fn finish(
+    server: &ServerShared,
     stream: &Stream,
-    batch: &mut Vec<InternalMsg>,
-    domain: Option<&str>,
-) -> Vec<Reply> {
+    mut done: InFlight,
+    synced: Result<(), crate::store::StoreError>,
+) {
+    let failed = match (done.write_failed.take(), synced) {
+        (Some(e), _) => Some(e),
+        (None, Err(e)) => Some(ApiError::store_failed(e.to_string())),
+        (None, Ok(())) => None,
+    };
+    match failed {
+        None => {
+            if done.stored {
+                stream.mark_durable(done.last_seq);
+            }
+        }
+        Some(e) => {
+            // Nothing is acknowledged that is not durable, nor republished.
+            let err =
+                serde_json::to_vec(&info::pub_ack_error(&stream.name, &e)).unwrap_or_default();
+            let mut acks = done.replies.split_off(done.acks_from);
+            for r in acks.iter_mut() {
+                if r.headers.is_none() {
+                    r.body = err.clone();
+                }
+            }
+            done.replies = acks;
+        }
+    }
+    for r in done.replies {
+        server.publish(
+            &stream.account,
+            &Message {
+                subject: r.subject.as_bytes(),
+                reply: None,
+                headers: r.headers.as_deref(),
+                payload: &r.body,
+            },
+        );
+    }
+}
+
+/// Applies a batch taken from the queue, writes it as one database write and queues
+/// its sync; the replies wait in the returned [`InFlight`].
+fn apply_batch(stream: &Stream, batch: &mut Vec<InternalMsg>, domain: Option<&str>) -> InFlight {
     let taken = batch.len() as u64;
     let mut replies = Vec::with_capacity(batch.len());
     let mut republished = Vec::new();
     let mut stored_any = false;
     let flushed: Result<(), ApiError>;
+    let last_seq;
     {
         let mut core = stream.core.lock();
         let no_ack = core.state.config.no_ack;
@@ -502,35 +582,31 @@ async fn process_batch(
             .store
             .flush()
             .map_err(|e| ApiError::store_failed(e.to_string()));
+        last_seq = core.state.last_seq;
         // Everything taken is applied (and visible to readers) once the lock drops.
         stream.processed.fetch_add(taken, Ordering::AcqRel);
     }
-    if stored_any || flushed.is_err() {
-        stream.rearm.notify_one();
-        let synced = match flushed {
-            Ok(()) => stream.sync().await,
-            Err(e) => Err(e),
-        };
-        if synced.is_ok() {
-            stream.mark_durable();
-        }
-        if let Err(e) = synced {
-            // Nothing is acknowledged that is not durable.
-            let err =
-                serde_json::to_vec(&info::pub_ack_error(&stream.name, &e)).unwrap_or_default();
-            for r in replies.iter_mut() {
-                if r.headers.is_none() {
-                    r.body = err.clone();
-                }
-            }
-            // Nor republished.
-            return replies;
-        }
-    }
-    // Republished copies go out before the PubAcks, so a client that saw its ack
-    // finds the copy already sent.
+    let acks_from = republished.len();
     republished.append(&mut replies);
-    republished
+    let (synced, write_failed) = match flushed {
+        Ok(()) if !stored_any => (SyncTicket::done(Ok(())), None),
+        Ok(()) => {
+            stream.rearm.notify_one();
+            (stream.request_sync(), None)
+        }
+        Err(e) => {
+            stream.rearm.notify_one();
+            (SyncTicket::done(Ok(())), Some(e))
+        }
+    };
+    InFlight {
+        synced,
+        last_seq,
+        stored: stored_any,
+        write_failed,
+        replies: republished,
+        acks_from,
+    }
 }
 
 /// The answer to a direct get on `subject` (`$JS.API.DIRECT.GET.<stream>` with a JSON

@@ -10,9 +10,12 @@
 //! WAL once for all of them (group commit) and then completes each waiter. A caller
 //! acknowledges a write to a client only after `sync` returned for it.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
@@ -91,6 +94,24 @@ impl Batch {
 
 type SyncWaiter = oneshot::Sender<Result<(), StoreError>>;
 
+/// A sync request already queued ([`Db::request_sync`]); resolves once the fsync
+/// that covers it is done.
+pub struct SyncTicket(Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>);
+
+impl SyncTicket {
+    /// A ticket that is already resolved (nothing to wait for, or a failure).
+    pub fn done(r: Result<(), StoreError>) -> SyncTicket {
+        SyncTicket(Box::pin(std::future::ready(r)))
+    }
+}
+
+impl Future for SyncTicket {
+    type Output = Result<(), StoreError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
 /// The node database.
 pub struct Db {
     /// `None` once closed.
@@ -162,30 +183,37 @@ impl Db {
     /// Waits until every write made before this call is on disk (one fsync shared by
     /// all concurrent callers).
     pub async fn sync(&self) -> Result<(), StoreError> {
+        self.request_sync().await
+    }
+
+    /// Asks for an fsync of every write made before this call, now, and returns what
+    /// resolves once it is done. Unlike [`Db::sync`], the request is queued before
+    /// this returns, so a caller can go on writing (and request again) while the disk
+    /// works: the requests are answered in order.
+    pub fn request_sync(&self) -> SyncTicket {
         if !self.sync_always {
-            return Ok(());
+            return SyncTicket::done(Ok(()));
         }
         let (tx, rx) = oneshot::channel();
-        let sender = self
-            .syncer
-            .lock()
-            .as_ref()
-            .map(|(s, _)| s.clone())
-            .ok_or(StoreError::SyncStopped)?;
+        let Some(sender) = self.syncer.lock().as_ref().map(|(s, _)| s.clone()) else {
+            return SyncTicket::done(Err(StoreError::SyncStopped));
+        };
         // The channel is bounded; a full one means the disk is behind: wait off-runtime.
         match sender.try_send(tx) {
-            Ok(()) => {}
-            Err(std::sync::mpsc::TrySendError::Full(tx)) => {
+            Ok(()) => SyncTicket(Box::pin(async move {
+                rx.await.map_err(|_| StoreError::SyncStopped)?
+            })),
+            Err(std::sync::mpsc::TrySendError::Full(tx)) => SyncTicket(Box::pin(async move {
                 tokio::task::spawn_blocking(move || sender.send(tx))
                     .await
                     .map_err(|_| StoreError::SyncStopped)?
                     .map_err(|_| StoreError::SyncStopped)?;
-            }
+                rx.await.map_err(|_| StoreError::SyncStopped)?
+            })),
             Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
-                return Err(StoreError::SyncStopped)
+                SyncTicket::done(Err(StoreError::SyncStopped))
             }
         }
-        rx.await.map_err(|_| StoreError::SyncStopped)?
     }
 
     /// Fsyncs the WAL now (used at shutdown).

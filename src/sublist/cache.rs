@@ -10,6 +10,13 @@
 //! holding the trie write lock and [`MatchCache::insert`] while holding the
 //! trie read lock, so no stale result can be cached.
 //!
+//! Admission: a subject is cached on its second miss within a short
+//! window, not its first. Subjects that are published once (reply inboxes,
+//! `$JS.ACK` subjects: one per message) would otherwise cost an insert and
+//! churn the cache out of the results that do repeat. A direct-mapped table
+//! of subject hashes ([`SEEN_SLOTS`]) remembers the first miss; it holds no
+//! results, so it cannot go stale.
+//!
 //! Invariants:
 //! * `map.len() <= capacity`; when full, an arbitrary quarter of the
 //!   entries is evicted before inserting.
@@ -17,14 +24,20 @@
 //! * `capacity == 0` means disabled: nothing is ever stored.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use super::result::MatchResult;
 use crate::subject;
 
+/// Slots of the first-miss table (a power of two).
+const SEEN_SLOTS: usize = 4096;
+
 pub(crate) struct MatchCache<T> {
     map: HashMap<Box<str>, Arc<MatchResult<T>>>,
     capacity: usize,
+    /// Hashes of subjects that missed once (see the module docs); empty when disabled.
+    seen: Box<[u64]>,
 }
 
 impl<T> MatchCache<T> {
@@ -32,6 +45,11 @@ impl<T> MatchCache<T> {
         MatchCache {
             map: HashMap::new(),
             capacity,
+            seen: if capacity == 0 {
+                Box::default()
+            } else {
+                vec![0; SEEN_SLOTS].into_boxed_slice()
+            },
         }
     }
 
@@ -46,6 +64,16 @@ impl<T> MatchCache<T> {
         if let Some(slot) = self.map.get_mut(subject) {
             *slot = result;
             return;
+        }
+        // Admit on the second miss only.
+        let h = self.map.hasher().hash_one(subject) | 1;
+        let slot = (h as usize) & (SEEN_SLOTS - 1);
+        if let Some(seen) = self.seen.get_mut(slot) {
+            if *seen != h {
+                *seen = h;
+                return;
+            }
+            *seen = 0;
         }
         if self.map.len() >= self.capacity {
             // Evict an arbitrary quarter (hash order is randomized per map).

@@ -16,6 +16,7 @@ pub mod advisory;
 pub mod api;
 pub mod config;
 pub mod pull;
+pub mod read_ahead;
 pub mod registry;
 pub mod runner;
 pub mod state;
@@ -81,6 +82,8 @@ pub struct ConsumerCore {
     pub(crate) next_seq: u64,
     /// Sequences to deliver first (deliver policy last_per_subject).
     pub(crate) lps: VecDeque<u64>,
+    /// Upcoming messages read in one scan (unfiltered consumers).
+    pub(crate) ahead: read_ahead::ReadAhead,
     /// Waiting pull requests, oldest first.
     pub(crate) waiting: VecDeque<PullRequest>,
     /// Pending messages due for redelivery, by stream sequence.
@@ -116,6 +119,7 @@ impl ConsumerCore {
             state,
             next_seq,
             lps: VecDeque::new(),
+            ahead: read_ahead::ReadAhead::default(),
             waiting: VecDeque::new(),
             rdq: BTreeSet::new(),
             deadlines: BTreeSet::new(),

@@ -267,11 +267,11 @@ fn on_ack(
     acked: &mut Vec<u64>,
 ) {
     // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
-    let tokens: Vec<&str> = m.subject.split('.').collect();
-    let Some(sseq) = tokens.get(5).and_then(|t| t.parse::<u64>().ok()) else {
+    let mut tokens = m.subject.split('.');
+    let Some(sseq) = tokens.nth(5).and_then(|t| t.parse::<u64>().ok()) else {
         return;
     };
-    if tokens.len() < 9 {
+    if tokens.count() < 3 {
         return;
     }
     let kind = parse_ack(&m.payload);
@@ -315,7 +315,7 @@ fn on_ack(
             }
         }
     }
-    if let (AckKind::Term, Some(_)) = (&kind, tokens.get(3)) {
+    if let AckKind::Term = kind {
         advisory::terminated(server, &c.stream, &c.name, sseq);
     }
     drop(core);
@@ -454,22 +454,7 @@ fn next_new(stream: &Stream, core: &mut ConsumerCore) -> Option<(u64, StoredMsg)
     }
     let filters = core.config.filters();
     match filters.as_slice() {
-        [] => {
-            while from <= limit {
-                if !st.deleted.contains(&from) {
-                    match store.get(from) {
-                        Ok(Some(m)) => return Some((from, m)),
-                        Ok(None) => {}
-                        Err(e) => {
-                            warn!(seq = from, error = %e, "stored message unreadable; skipped")
-                        }
-                    }
-                }
-                from += 1;
-                core.next_seq = from;
-            }
-            None
-        }
+        [] => core.ahead.next(st, store, from, limit),
         [f] if crate::subject::is_literal(f) => match store.next_for_subject(f, from) {
             Ok(Some(seq)) if seq <= limit => match store.get(seq) {
                 Ok(Some(m)) => Some((seq, m)),
@@ -620,11 +605,13 @@ fn deliver(server: &ServerShared, c: &Consumer, now: Instant, acked: &mut Vec<u6
         };
         let from_lps = core.lps.len() < lps_before;
         // Undoes taking the message: it goes out on a later pass.
-        let put_back = |core: &mut ConsumerCore| {
+        let put_back = |core: &mut ConsumerCore, msg: &StoredMsg| {
             if redelivery {
                 core.rdq.insert(sseq);
             } else if from_lps {
                 core.lps.push_front(sseq);
+            } else {
+                core.ahead.unread(sseq, msg.clone());
             }
         };
         let size = (msg.subject.len()
@@ -637,7 +624,7 @@ fn deliver(server: &ServerShared, c: &Consumer, now: Instant, acked: &mut Vec<u6
                 .front()
                 .is_some_and(|w| w.max_bytes.is_some_and(|b| size > b))
         {
-            put_back(&mut core);
+            put_back(&mut core, &msg);
             let w = core.waiting.pop_front();
             drop(core);
             if let Some(w) = w {
@@ -650,7 +637,7 @@ fn deliver(server: &ServerShared, c: &Consumer, now: Instant, acked: &mut Vec<u6
             if let Some((sent, last_ts)) = core.replay_last {
                 let due = sent + Duration::from_nanos((msg.ts - last_ts).max(0) as u64);
                 if due > now {
-                    put_back(&mut core);
+                    put_back(&mut core, &msg);
                     core.replay_wait = Some(due);
                     return;
                 }
