@@ -75,7 +75,7 @@ impl ReadAhead {
 impl ReadAhead {
     /// Gives back the message `next` just returned (it goes out on a later pass).
     pub fn unread(&mut self, seq: u64, msg: StoredMsg) {
-        if self.msgs.front().is_none_or(|(s, _)| *s > seq) && seq < self.read_to {
+        if self.msgs.front().map_or(true, |(s, _)| *s > seq) && seq < self.read_to {
             self.msgs.push_front((seq, msg));
         }
     }
