@@ -1004,3 +1004,36 @@ async fn large_pull_batch_is_filled_past_one_delivery_pass() {
     assert_eq!(got[5999].payload.as_ref(), b"5999");
     js_common::stop(srv).await;
 }
+
+/// A consumer reads upcoming messages ahead in one scan; a message deleted or purged
+/// after that read must not be delivered, and the rest must still arrive in order.
+#[tokio::test]
+async fn messages_removed_after_read_ahead_are_not_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (srv, _c, js, s) = setup(dir.path(), stream_cfg("RA", &["ra.>"])).await;
+    publish_n(&js, "ra.x", 20).await;
+    let con = s
+        .create_consumer(pull::Config {
+            durable_name: Some("ra".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // The first fetch makes the consumer read ahead past what it delivers.
+    let first = fetch(&con, 2, Duration::from_secs(2)).await;
+    assert_eq!(payloads(&first), ["m0", "m1"]);
+    // Then interior deletes (seq 4 = "m3", seq 10 = "m9") and a purge below seq 8.
+    assert!(s.delete_message(4).await.unwrap());
+    assert!(s.delete_message(10).await.unwrap());
+    let r = s.purge().sequence(8).await.unwrap();
+    assert_eq!(r.purged, 6, "seqs 1, 2, 3, 5, 6, 7");
+    let rest = fetch(&con, 20, Duration::from_secs(1)).await;
+    let want: Vec<String> = (7..20)
+        .filter(|i| *i != 9)
+        .map(|i| format!("m{i}"))
+        .collect();
+    assert_eq!(payloads(&rest), want);
+    let info = con.clone().info().await.unwrap().clone();
+    assert_eq!(info.num_pending, 0);
+    js_common::stop(srv).await;
+}

@@ -28,14 +28,16 @@ pub struct ReadAhead {
 }
 
 impl ReadAhead {
-    /// The first live message with sequence in `from..=limit`, reading ahead from the
-    /// store when the buffer runs out. `None` when there is none (yet).
+    /// The first live message with sequence in `from..=limit` whose subject passes
+    /// `keep`, reading ahead from the store when the buffer runs out. `None` when
+    /// there is none (yet); then everything below [`ReadAhead::read_to`] was looked at.
     pub fn next(
         &mut self,
         st: &StreamState,
         store: &dyn MsgStore,
         mut from: u64,
         limit: u64,
+        keep: &dyn Fn(&str) -> bool,
     ) -> Option<(u64, StoredMsg)> {
         while from <= limit {
             if from >= self.read_to {
@@ -64,6 +66,9 @@ impl ReadAhead {
                 if seq < st.first_seq || seq > st.last_seq || st.deleted.contains(&seq) {
                     continue; // removed since it was read
                 }
+                if !keep(&msg.subject) {
+                    continue;
+                }
                 return Some((seq, msg));
             }
             from = from.max(self.read_to);
@@ -73,6 +78,11 @@ impl ReadAhead {
 }
 
 impl ReadAhead {
+    /// Every sequence below this was read (and, after `next` gave `None`, looked at).
+    pub fn read_to(&self) -> u64 {
+        self.read_to
+    }
+
     /// Gives back the message `next` just returned (it goes out on a later pass).
     pub fn unread(&mut self, seq: u64, msg: StoredMsg) {
         if self.msgs.front().map_or(true, |(s, _)| *s > seq) && seq < self.read_to {
@@ -87,6 +97,8 @@ mod tests {
     use crate::jetstream::config::StreamConfig;
     use crate::jetstream::msgstore::MemStore;
     use bytes::Bytes;
+
+    const ALL: fn(&str) -> bool = |_| true;
 
     fn msg(i: u64) -> StoredMsg {
         StoredMsg {
@@ -119,7 +131,7 @@ mod tests {
         let mut ra = ReadAhead::default();
         let mut from = 1;
         let mut seen = Vec::new();
-        while let Some((seq, m)) = ra.next(&st, &store, from, 200) {
+        while let Some((seq, m)) = ra.next(&st, &store, from, 200, &ALL) {
             assert_eq!(m.payload, Bytes::from(seq.to_string()));
             seen.push(seq);
             from = seq + 1;
@@ -131,35 +143,50 @@ mod tests {
     fn skips_what_was_removed_after_the_read() {
         let (mut st, mut store) = setup(10);
         let mut ra = ReadAhead::default();
-        assert_eq!(ra.next(&st, &store, 1, 10).map(|m| m.0), Some(1));
+        assert_eq!(ra.next(&st, &store, 1, 10, &ALL).map(|m| m.0), Some(1));
         // Removed after being buffered: an interior delete and a purge of the head.
         store.remove(3, "s.3").unwrap();
         st.deleted.insert(3);
         st.first_seq = 5;
         store.remove(2, "s.2").unwrap();
         store.remove(4, "s.4").unwrap();
-        assert_eq!(ra.next(&st, &store, 2, 10).map(|m| m.0), Some(5));
-        assert_eq!(ra.next(&st, &store, 6, 10).map(|m| m.0), Some(6));
+        assert_eq!(ra.next(&st, &store, 2, 10, &ALL).map(|m| m.0), Some(5));
+        assert_eq!(ra.next(&st, &store, 6, 10, &ALL).map(|m| m.0), Some(6));
     }
 
     #[test]
     fn stops_at_the_limit_and_resumes_past_it() {
         let (st, store) = setup(10);
         let mut ra = ReadAhead::default();
-        assert_eq!(ra.next(&st, &store, 1, 3).map(|m| m.0), Some(1));
-        assert_eq!(ra.next(&st, &store, 4, 3), None);
+        assert_eq!(ra.next(&st, &store, 1, 3, &ALL).map(|m| m.0), Some(1));
+        assert_eq!(ra.next(&st, &store, 4, 3, &ALL), None);
         // The limit grows (more became durable): the rest is read.
-        assert_eq!(ra.next(&st, &store, 4, 10).map(|m| m.0), Some(4));
+        assert_eq!(ra.next(&st, &store, 4, 10, &ALL).map(|m| m.0), Some(4));
     }
 
     #[test]
     fn an_unread_message_comes_again() {
         let (st, store) = setup(3);
         let mut ra = ReadAhead::default();
-        let (seq, m) = ra.next(&st, &store, 1, 3).unwrap();
+        let (seq, m) = ra.next(&st, &store, 1, 3, &ALL).unwrap();
         ra.unread(seq, m);
-        assert_eq!(ra.next(&st, &store, 1, 3).map(|m| m.0), Some(1));
-        assert_eq!(ra.next(&st, &store, 2, 3).map(|m| m.0), Some(2));
+        assert_eq!(ra.next(&st, &store, 1, 3, &ALL).map(|m| m.0), Some(1));
+        assert_eq!(ra.next(&st, &store, 2, 3, &ALL).map(|m| m.0), Some(2));
+    }
+
+    #[test]
+    fn a_filter_skips_other_subjects() {
+        let (st, store) = setup(200);
+        let mut ra = ReadAhead::default();
+        let odd = |s: &str| s.ends_with(['1', '3', '5', '7', '9']);
+        let mut from = 1;
+        let mut seen = Vec::new();
+        while let Some((seq, _)) = ra.next(&st, &store, from, 200, &odd) {
+            seen.push(seq);
+            from = seq + 1;
+        }
+        assert_eq!(seen, (1..=200).step_by(2).collect::<Vec<_>>());
+        assert_eq!(ra.read_to(), 201);
     }
 
     #[test]
@@ -169,6 +196,6 @@ mod tests {
             store.remove(i, &format!("s.{i}")).unwrap();
         }
         let mut ra = ReadAhead::default();
-        assert_eq!(ra.next(&st, &store, 10, 100).map(|m| m.0), Some(90));
+        assert_eq!(ra.next(&st, &store, 10, 100, &ALL).map(|m| m.0), Some(90));
     }
 }

@@ -75,7 +75,12 @@ impl Stream {
                 return Err(ApiError::consumer_already_exists());
             }
             cfg.check_update(&old)?;
-            c.core.lock().config = cfg.clone();
+            {
+                let mut core = c.core.lock();
+                core.config = cfg.clone();
+                // What was read ahead was filtered with the old config.
+                core.ahead = super::read_ahead::ReadAhead::default();
+            }
             self.core
                 .lock()
                 .state

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::jetstream::msgstore::StoredMsg;
+use crate::jetstream::msgstore::{MsgStore, StoredMsg};
 use crate::jetstream::stream::{now_ns, Stream};
 use crate::server::client::InternalMsg;
 use crate::server::router::Message;
@@ -448,57 +448,54 @@ fn next_new(stream: &Stream, core: &mut ConsumerCore) -> Option<(u64, StoredMsg)
         }
     }
     let limit = st.last_seq.min(durable);
-    let mut from = core.next_seq.max(st.first_seq).max(1);
+    let from = core.next_seq.max(st.first_seq).max(1);
     if st.msgs == 0 || from > limit {
         return None;
     }
     let filters = core.config.filters();
-    match filters.as_slice() {
-        [] => core.ahead.next(st, store, from, limit),
-        [f] if crate::subject::is_literal(f) => match store.next_for_subject(f, from) {
-            Ok(Some(seq)) if seq <= limit => match store.get(seq) {
-                Ok(Some(m)) => Some((seq, m)),
-                _ => {
-                    core.next_seq = seq + 1;
-                    None
-                }
-            },
-            Ok(Some(_)) => None,
-            Ok(None) => {
-                core.next_seq = limit + 1;
-                None
-            }
-            Err(e) => {
-                warn!(error = %e, "subject index unreadable");
-                None
-            }
-        },
-        _ => loop {
-            let chunk = match store.scan_from(from, 512) {
-                Ok(c) => c,
-                Err(e) => {
-                    warn!(error = %e, "stream scan failed");
-                    return None;
-                }
-            };
-            if chunk.is_empty() {
-                core.next_seq = limit + 1;
-                return None;
-            }
-            for (seq, subject) in &chunk {
-                if *seq > limit {
-                    core.next_seq = *seq;
-                    return None;
-                }
-                if core.config.matches(subject) {
-                    if let Ok(Some(m)) = store.get(*seq) {
-                        return Some((*seq, m));
-                    }
-                }
+    let scanned = match filters.as_slice() {
+        [] => core.ahead.next(st, store, from, limit, &|_| true),
+        [f] if crate::subject::is_literal(f) => {
+            return next_on_subject(store, core, f, from, limit);
+        }
+        _ => {
+            let ConsumerCore { ahead, config, .. } = &mut *core;
+            ahead.next(st, store, from, limit, &|s| config.matches(s))
+        }
+    };
+    if scanned.is_none() {
+        // Everything read so far was looked at: later scans start past it.
+        let seen = core.ahead.read_to().min(limit + 1);
+        core.next_seq = core.next_seq.max(seen);
+    }
+    scanned
+}
+
+/// The next message on the literal `subject` at or after `from`, by the subject index.
+fn next_on_subject(
+    store: &dyn MsgStore,
+    core: &mut ConsumerCore,
+    subject: &str,
+    from: u64,
+    limit: u64,
+) -> Option<(u64, StoredMsg)> {
+    match store.next_for_subject(subject, from) {
+        Ok(Some(seq)) if seq <= limit => match store.get(seq) {
+            Ok(Some(m)) => Some((seq, m)),
+            _ => {
                 core.next_seq = seq + 1;
+                None
             }
-            from = core.next_seq;
         },
+        Ok(Some(_)) => None,
+        Ok(None) => {
+            core.next_seq = limit + 1;
+            None
+        }
+        Err(e) => {
+            warn!(error = %e, "subject index unreadable");
+            None
+        }
     }
 }
 
