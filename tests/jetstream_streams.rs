@@ -296,6 +296,30 @@ async fn limits_discard_old_and_new() {
     .await;
     assert_eq!(v["state"]["messages"], 3);
     assert_eq!(v["state"]["subjects"], json!({"per.a":2,"per.b":1}));
+    // Paging fields as nats-server 2.9.10 gives them: the number of matching
+    // subjects, the page start and its size (100,000); zeros without a filter or
+    // when nothing matches.
+    assert_eq!(
+        (&v["total"], &v["offset"], &v["limit"]),
+        (&json!(2), &json!(0), &json!(100_000))
+    );
+    assert_eq!(v["state"]["num_subjects"], 2);
+    let v = api(
+        &c,
+        "$JS.API.STREAM.INFO.PER",
+        json!({"subjects_filter":">","offset":1}),
+    )
+    .await;
+    assert_eq!(v["state"]["subjects"], json!({"per.b":1}));
+    assert_eq!((&v["total"], &v["offset"]), (&json!(2), &json!(1)));
+    for req in [json!(null), json!({"subjects_filter":"none"})] {
+        let v = api(&c, "$JS.API.STREAM.INFO.PER", req).await;
+        assert_eq!(
+            (&v["total"], &v["offset"], &v["limit"]),
+            (&json!(0), &json!(0), &json!(0))
+        );
+        assert!(v["state"].get("subjects").is_none());
+    }
 
     create(
         &c,

@@ -140,6 +140,8 @@ struct InfoRequest {
     subjects_filter: Option<String>,
     #[serde(default)]
     deleted_details: bool,
+    #[serde(default)]
+    offset: usize,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -198,13 +200,15 @@ async fn handle(
             let opts = InfoOpts {
                 subjects_filter: r.subjects_filter,
                 deleted_details: r.deleted_details,
+                offset: r.offset,
             };
             let core = s.core.lock();
             let mut v = info::stream_info(&core.state, s.created, &server.name, &opts);
+            let (total, offset, limit) = info::subjects_paging(&core.state, &opts);
             if let Value::Object(o) = &mut v {
-                o.insert("total".into(), json!(0));
-                o.insert("offset".into(), json!(0));
-                o.insert("limit".into(), json!(0));
+                o.insert("total".into(), json!(total));
+                o.insert("offset".into(), json!(offset));
+                o.insert("limit".into(), json!(limit));
             }
             Ok(v)
         }),
@@ -237,7 +241,6 @@ async fn handle(
                 "offset": r.offset,
                 "limit": LIST_LIMIT,
                 "streams": infos,
-                "missing": Value::Null,
             })
         }),
         ["STREAM", "PURGE", name] => match parse::<PurgeRequest>(&m.payload) {

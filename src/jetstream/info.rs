@@ -41,6 +41,39 @@ pub fn typed(kind: &str, mut body: Value) -> Value {
 pub struct InfoOpts {
     pub subjects_filter: Option<String>,
     pub deleted_details: bool,
+    /// First subject (in subject order) of the `subjects` page.
+    pub offset: usize,
+}
+
+/// Subjects per STREAM.INFO page (nats-server's `JSMaxSubjectDetails`).
+pub const SUBJECTS_PAGE: usize = 100_000;
+
+/// The subjects matching the request's `subjects_filter` with their message counts,
+/// in subject order; empty without a filter.
+fn filtered_subjects<'a>(st: &'a StreamState, opts: &InfoOpts) -> Vec<(&'a String, u64)> {
+    let Some(f) = opts.subjects_filter.as_deref().filter(|f| !f.is_empty()) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(&String, u64)> = st
+        .subjects
+        .iter()
+        .filter(|(s, _)| crate::subject::matches(f, s))
+        .map(|(s, ss)| (s, ss.msgs))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// The paging fields of a STREAM.INFO response, `(total, offset, limit)`: the number
+/// of subjects matching the filter, the page's start and size; zeros when no
+/// subject matches (as nats-server).
+pub fn subjects_paging(st: &StreamState, opts: &InfoOpts) -> (usize, usize, usize) {
+    let total = filtered_subjects(st, opts).len();
+    if total == 0 {
+        (0, 0, 0)
+    } else {
+        (total, opts.offset.min(total), SUBJECTS_PAGE)
+    }
 }
 
 /// The `state` object of a StreamInfo.
@@ -52,17 +85,17 @@ pub fn state_json(st: &StreamState, opts: &InfoOpts) -> Value {
     m.insert("first_ts".into(), json!(ts_string(st.first_ts)));
     m.insert("last_seq".into(), json!(st.last_seq));
     m.insert("last_ts".into(), json!(ts_string(st.last_ts)));
-    m.insert("num_subjects".into(), json!(st.subjects.len()));
-    if let Some(f) = opts.subjects_filter.as_deref().filter(|f| !f.is_empty()) {
-        let subjects: Map<String, Value> = st
-            .subjects
-            .iter()
-            .filter(|(s, _)| crate::subject::matches(f, s))
-            .map(|(s, ss)| (s.clone(), json!(ss.msgs)))
-            .collect();
-        if !subjects.is_empty() {
-            m.insert("subjects".into(), Value::Object(subjects));
-        }
+    if !st.subjects.is_empty() {
+        m.insert("num_subjects".into(), json!(st.subjects.len()));
+    }
+    let subjects: Map<String, Value> = filtered_subjects(st, opts)
+        .into_iter()
+        .skip(opts.offset)
+        .take(SUBJECTS_PAGE)
+        .map(|(s, n)| (s.clone(), json!(n)))
+        .collect();
+    if !subjects.is_empty() {
+        m.insert("subjects".into(), Value::Object(subjects));
     }
     if st.num_deleted() > 0 {
         m.insert("num_deleted".into(), json!(st.num_deleted()));
