@@ -10,12 +10,14 @@
 //! holding the trie write lock and [`MatchCache::insert`] while holding the
 //! trie read lock, so no stale result can be cached.
 //!
-//! Admission: a subject is cached on its second miss within a short
-//! window, not its first. Subjects that are published once (reply inboxes,
-//! `$JS.ACK` subjects: one per message) would otherwise cost an insert and
-//! churn the cache out of the results that do repeat. A direct-mapped table
-//! of subject hashes ([`SEEN_SLOTS`]) remembers the first miss; it holds no
-//! results, so it cannot go stale.
+//! Admission: a subject is cached on its second miss, not its first.
+//! Subjects that are published once (reply inboxes, `$JS.ACK` subjects: one
+//! per message) would otherwise cost an insert and churn the cache out of the
+//! results that do repeat. A small Bloom filter (two bits per subject in
+//! [`SEEN_BITS`]) remembers first misses; it is cleared after
+//! [`SEEN_RESET`] marks so it never saturates. It has no false negatives
+//! between clears (a repeated subject is always admitted on its second miss)
+//! and holds no results, so it cannot go stale.
 //!
 //! Invariants:
 //! * `map.len() <= capacity`; when full, an arbitrary quarter of the
@@ -30,14 +32,18 @@ use std::sync::Arc;
 use super::result::MatchResult;
 use crate::subject;
 
-/// Slots of the first-miss table (a power of two).
-const SEEN_SLOTS: usize = 4096;
+/// Bits of the first-miss filter (a power of two, at most 2^32).
+const SEEN_BITS: usize = 1 << 16;
+/// First misses marked before the filter is cleared (keeps false positives near 5 %).
+const SEEN_RESET: usize = SEEN_BITS / 8;
 
 pub(crate) struct MatchCache<T> {
     map: HashMap<Box<str>, Arc<MatchResult<T>>>,
     capacity: usize,
-    /// Hashes of subjects that missed once (see the module docs); empty when disabled.
+    /// First-miss filter (see the module docs); empty when disabled.
     seen: Box<[u64]>,
+    /// Subjects marked in `seen` since it was last cleared.
+    seen_marks: usize,
 }
 
 impl<T> MatchCache<T> {
@@ -48,8 +54,9 @@ impl<T> MatchCache<T> {
             seen: if capacity == 0 {
                 Box::default()
             } else {
-                vec![0; SEEN_SLOTS].into_boxed_slice()
+                vec![0; SEEN_BITS / 64].into_boxed_slice()
             },
+            seen_marks: 0,
         }
     }
 
@@ -65,15 +72,8 @@ impl<T> MatchCache<T> {
             *slot = result;
             return;
         }
-        // Admit on the second miss only.
-        let h = self.map.hasher().hash_one(subject) | 1;
-        let slot = (h as usize) & (SEEN_SLOTS - 1);
-        if let Some(seen) = self.seen.get_mut(slot) {
-            if *seen != h {
-                *seen = h;
-                return;
-            }
-            *seen = 0;
+        if !self.seen_before(subject) {
+            return;
         }
         if self.map.len() >= self.capacity {
             // Evict an arbitrary quarter (hash order is randomized per map).
@@ -85,6 +85,32 @@ impl<T> MatchCache<T> {
             });
         }
         self.map.insert(subject.into(), result);
+    }
+
+    /// Whether `subject` missed before (since the filter was last cleared); marks it
+    /// otherwise.
+    fn seen_before(&mut self, subject: &str) -> bool {
+        let h = self.map.hasher().hash_one(subject);
+        let bits = [
+            h as usize & (SEEN_BITS - 1),
+            (h >> 32) as usize & (SEEN_BITS - 1),
+        ];
+        let is_set =
+            |seen: &[u64], b: usize| seen.get(b / 64).is_some_and(|w| w & (1 << (b % 64)) != 0);
+        if bits.iter().all(|b| is_set(&self.seen, *b)) {
+            return true;
+        }
+        if self.seen_marks >= SEEN_RESET {
+            self.seen.fill(0);
+            self.seen_marks = 0;
+        }
+        for b in bits {
+            if let Some(w) = self.seen.get_mut(b / 64) {
+                *w |= 1 << (b % 64);
+            }
+        }
+        self.seen_marks += 1;
+        false
     }
 
     /// Drops every cached subject matched by the pattern `changed`.
