@@ -249,7 +249,7 @@ impl MsgStore for FileStore {
                 }
                 match decode_record(v) {
                     Ok(m) => {
-                        bytes += m.payload.len() + m.headers.as_ref().map_or(0, |h| h.len());
+                        bytes += m.data_len();
                         out.push((seq, m));
                         true
                     }

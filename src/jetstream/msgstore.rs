@@ -24,6 +24,11 @@ pub struct StoredMsg {
 }
 
 impl StoredMsg {
+    /// Header and payload bytes (what a read-ahead window counts).
+    pub fn data_len(&self) -> usize {
+        self.payload.len() + self.headers.as_ref().map_or(0, |h| h.len())
+    }
+
     /// Size as nats-server accounts it (subject + headers + payload + overhead).
     pub fn size(&self, storage: Storage) -> u64 {
         msg_size(
@@ -95,7 +100,7 @@ pub trait MsgStore: Send {
         while seq <= to && out.len() < max_msgs && bytes < max_bytes {
             match self.get(seq) {
                 Ok(Some(m)) => {
-                    bytes += m.payload.len() + m.headers.as_ref().map_or(0, |h| h.len());
+                    bytes += m.data_len();
                     out.push((seq, m));
                 }
                 Ok(None) => {}
@@ -180,7 +185,7 @@ impl MsgStore for MemStore {
                 next = *seq;
                 break;
             }
-            bytes += m.payload.len() + m.headers.as_ref().map_or(0, |h| h.len());
+            bytes += m.data_len();
             out.push((*seq, m.clone()));
         }
         Ok((out, next))
