@@ -25,6 +25,7 @@ pub mod config;
 pub mod jetstream;
 pub mod monitor;
 pub mod protocol;
+pub mod raft;
 pub mod server;
 pub mod store;
 pub mod subject;
