@@ -72,7 +72,14 @@ fn rocksdb_only_in_store() {
 
 #[test]
 fn openraft_only_in_raft() {
-    only_under("openraft::", &["raft/"]);
+    // Any mention in code (paths, grouped imports, renames), not just `openraft::`.
+    only_under("openraft", &["raft/"]);
+    // Positive control: the check looks at real code that does use openraft.
+    let users = users_of("openraft::");
+    assert!(
+        users.iter().any(|f| f.starts_with("raft/")),
+        "openraft is not used under raft/ at all: {users:?}"
+    );
 }
 
 #[test]

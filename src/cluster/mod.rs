@@ -549,6 +549,8 @@ mod tests {
             local: a,
             rtt: Mutex::new(None),
             remote_interest: Default::default(),
+            peer_raft_id: 0,
+            peer_meta_initialized: false,
         })
     }
 

@@ -179,10 +179,20 @@ async fn handle(
     let rest = api_rest(&m.subject, js.config.domain.as_deref())?;
     let kind = response_type(rest);
     let tokens: Vec<&str> = rest.split('.').collect();
+    if !answers_here(js, account, &tokens) {
+        return None;
+    }
     let res = match tokens.as_slice() {
         ["INFO"] => Ok(js.account_info(server, account)),
         ["STREAM", "CREATE", name] => match parse_config(&m.payload, name) {
-            Ok(cfg) => js.create_stream(server, account, cfg).await,
+            Ok(cfg) => match js
+                .create_stream(server, account, cfg, m.reply.clone())
+                .await
+            {
+                Ok(super::streams_api::Created::Now(v)) => Ok(v),
+                Ok(super::streams_api::Created::ByLeader) => return None,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         },
         ["STREAM", "UPDATE", name] => match parse_config(&m.payload, name) {
@@ -202,8 +212,8 @@ async fn handle(
                 deleted_details: r.deleted_details,
                 offset: r.offset,
             };
+            let mut v = js.stream_info(&s, &opts);
             let core = s.core.lock();
-            let mut v = info::stream_info(&core.state, s.created, &server.name, &opts);
             let (total, offset, limit) = info::subjects_paging(&core.state, &opts);
             if let Value::Object(o) = &mut v {
                 o.insert("total".into(), json!(total));
@@ -230,11 +240,8 @@ async fn handle(
                 .into_iter()
                 .skip(r.offset)
                 .take(LIST_LIMIT)
-                .filter_map(|n| js.stream(account, &n))
-                .map(|s| {
-                    let core = s.core.lock();
-                    info::stream_info(&core.state, s.created, &server.name, &InfoOpts::default())
-                })
+                .filter_map(|n| js.meta.get(&account.name, &n))
+                .map(|a| js.info_of(server, &a, &InfoOpts::default()))
                 .collect();
             json!({
                 "total": total,
@@ -247,17 +254,17 @@ async fn handle(
             Ok(r) => match js.stream(account, name) {
                 None => Err(ApiError::stream_not_found()),
                 Some(s) => {
-                    let res = s.apply_op(Op::Purge {
-                        filter: r.filter,
-                        seq: r.seq,
-                        keep: r.keep,
-                    });
-                    s.prune_consumers_except("");
+                    let res = s
+                        .propose_one(Op::Purge {
+                            filter: r.filter,
+                            seq: r.seq,
+                            keep: r.keep,
+                        })
+                        .await;
                     match res {
-                        Ok(OpResult::Purged { purged }) => s
-                            .sync()
-                            .await
-                            .map(|()| json!({ "success": true, "purged": purged })),
+                        Ok(OpResult::Purged { purged }) => {
+                            Ok(json!({ "success": true, "purged": purged }))
+                        }
                         Ok(_) => Err(ApiError::bad_request()),
                         Err(e) => Err(e),
                     }
@@ -278,19 +285,16 @@ async fn handle(
         ["STREAM", "MSG", "DELETE", name] => match parse::<DeleteMsgRequest>(&m.payload) {
             Ok(r) => match js.stream(account, name) {
                 None => Err(ApiError::stream_not_found()),
-                Some(s) => match s.apply_op(Op::DeleteMsg {
-                    seq: r.seq,
-                    no_erase: r.no_erase,
-                }) {
-                    Ok(_) => {
-                        s.prune_consumers_except("");
-                        match s.sync().await {
-                            Ok(()) => scrub_erased(&s, r.seq, r.no_erase)
-                                .await
-                                .map(|()| json!({ "success": true })),
-                            Err(e) => Err(e),
-                        }
-                    }
+                Some(s) => match s
+                    .propose_one(Op::DeleteMsg {
+                        seq: r.seq,
+                        no_erase: r.no_erase,
+                    })
+                    .await
+                {
+                    Ok(_) => scrub_erased(&s, r.seq, r.no_erase)
+                        .await
+                        .map(|()| json!({ "success": true })),
                     Err(e) => Err(e),
                 },
             },
@@ -306,6 +310,31 @@ async fn handle(
         Ok(v) => typed(kind, v),
         Err(e) => error_response(kind, &e),
     })
+}
+
+/// The stream a request is about, when it is answered by that stream's leader.
+fn stream_of<'a>(tokens: &[&'a str]) -> Option<&'a str> {
+    match tokens {
+        ["STREAM", "INFO" | "UPDATE" | "PURGE", name] => Some(name),
+        ["STREAM", "MSG", "GET" | "DELETE", name] => Some(name),
+        ["CONSUMER", "DURABLE", "CREATE", name, ..] => Some(name),
+        ["CONSUMER", "MSG", "NEXT", name, ..] => Some(name),
+        ["CONSUMER", "CREATE" | "INFO" | "DELETE" | "NAMES" | "LIST", name, ..] => Some(name),
+        _ => None,
+    }
+}
+
+/// Whether this node answers the request: exactly one node of the cluster does —
+/// the stream's leader for a stream's requests, the meta leader for the rest (and
+/// for a stream that does not exist).
+fn answers_here(js: &JetStream, account: &Account, tokens: &[&str]) -> bool {
+    match stream_of(tokens) {
+        Some(name) => match js.stream(account, name) {
+            Some(s) => s.is_leader(),
+            None => js.meta.get(&account.name, name).is_none() && js.is_meta_leader(),
+        },
+        None => js.is_meta_leader(),
+    }
 }
 
 /// After a secure erase from file storage, removes the old record from the database

@@ -44,6 +44,21 @@ pub struct StreamState {
     /// The stream's consumers and their filter subjects (empty = all), which decide
     /// whether an interest stream keeps a message.
     pub consumers: std::collections::BTreeMap<String, Vec<String>>,
+    /// Dedup ids remembered (`Some`) or forgotten (`None`) since the last drain: the
+    /// replica writes them with the batch, so the window survives a restart even when
+    /// the messages that carried the ids are gone.
+    pub id_journal: Vec<(String, Option<(u64, i64)>)>,
+}
+
+/// What a stream persists besides its messages, written with every applied batch.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct StateRecord {
+    pub config: Option<StreamConfig>,
+    pub last_msg_id: Option<String>,
+    pub consumers: std::collections::BTreeMap<String, Vec<String>>,
+    /// Raft's applied position (opaque to JetStream).
+    #[serde(default)]
+    pub raft: Option<String>,
 }
 
 fn store_err(e: StoreError) -> ApiError {
@@ -72,6 +87,42 @@ impl StreamState {
             dedup_order: VecDeque::new(),
             last_msg_id: None,
             consumers: std::collections::BTreeMap::new(),
+            id_journal: Vec::new(),
+        }
+    }
+
+    /// The record persisted with each batch.
+    pub fn record(&self, raft: Option<String>) -> StateRecord {
+        StateRecord {
+            config: Some(self.config.clone()),
+            last_msg_id: self.last_msg_id.clone(),
+            consumers: self.consumers.clone(),
+            raft,
+        }
+    }
+
+    /// The dedup window as (id, seq, ts), oldest first.
+    pub fn dedup_entries(&self) -> Vec<(String, u64, i64)> {
+        self.dedup_order
+            .iter()
+            .filter_map(|(ts, id)| {
+                self.dedup
+                    .get(id)
+                    .filter(|(_, t)| t == ts)
+                    .map(|(seq, ts)| (id.clone(), *seq, *ts))
+            })
+            .collect()
+    }
+
+    /// Replaces the dedup window (from a persisted or snapshotted one).
+    pub fn set_dedup(&mut self, ids: Vec<(String, u64, i64)>) {
+        self.dedup.clear();
+        self.dedup_order.clear();
+        let mut ids = ids;
+        ids.sort_by_key(|(_, _, ts)| *ts);
+        for (id, seq, ts) in ids {
+            self.dedup_order.push_back((ts, id.clone()));
+            self.dedup.insert(id, (seq, ts));
         }
     }
 
@@ -113,6 +164,13 @@ impl StreamState {
                 st.first_seq = 0;
             }
         }
+        let record = store.load_state()?;
+        if let Some(r) = &record {
+            if let Some(c) = &r.config {
+                st.config = c.clone();
+            }
+            st.consumers = r.consumers.clone();
+        }
         let cutoff = newest_ts.saturating_sub(st.config.duplicate_window);
         for (id, seq, ts) in ids {
             if ts > cutoff {
@@ -120,6 +178,13 @@ impl StreamState {
             }
             st.last_msg_id = Some(id);
         }
+        if let Some(r) = record {
+            // The persisted window and last id are authoritative: they survive the
+            // removal of the messages that carried them.
+            st.last_msg_id = r.last_msg_id;
+            st.set_dedup(store.load_ids()?);
+        }
+        st.id_journal.clear();
         Ok(st)
     }
 
@@ -152,6 +217,7 @@ impl StreamState {
 
     fn remember_id(&mut self, id: String, seq: u64, ts: i64) {
         self.dedup_order.push_back((ts, id.clone()));
+        self.id_journal.push((id.clone(), Some((seq, ts))));
         self.dedup.insert(id, (seq, ts));
     }
 
@@ -164,6 +230,7 @@ impl StreamState {
             if let Some((ts, id)) = self.dedup_order.pop_front() {
                 if self.dedup.get(&id).is_some_and(|(_, t)| *t == ts) {
                     self.dedup.remove(&id);
+                    self.id_journal.push((id, None));
                 }
             }
         }
@@ -331,6 +398,14 @@ pub fn apply(st: &mut StreamState, store: &mut dyn MsgStore, op: Op) -> Result<O
             st.config = *config;
             enforce_limits(st, store, None).map_err(store_err)?;
             Ok(OpResult::Updated)
+        }
+        Op::ConsumerSet { name, filters } => {
+            st.consumers.insert(name, filters);
+            Ok(OpResult::ConsumerChanged)
+        }
+        Op::ConsumerRemove { name } => {
+            st.consumers.remove(&name);
+            Ok(OpResult::ConsumerChanged)
         }
     }
 }

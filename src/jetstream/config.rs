@@ -142,9 +142,8 @@ impl StreamConfig {
         if self.num_replicas > 5 || self.num_replicas < 0 {
             return Err(ApiError::stream_config("replicas > 5 not supported"));
         }
-        if self.num_replicas > 1 {
-            return Err(ApiError::replicas_not_supported());
-        }
+        // More replicas than JetStream nodes is refused where the nodes are known
+        // (JetStream::create_stream).
         if self.description.as_ref().is_some_and(|d| d.len() > 4096) {
             return Err(ApiError::stream_config(
                 "stream description is too long, maximum allowed is 4096",

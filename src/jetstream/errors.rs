@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// An API error as it appears in a response's `error` field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, thiserror::Error)]
 #[error("{description} ({err_code})")]
 pub struct ApiError {
     pub code: u16,
@@ -19,6 +19,33 @@ impl ApiError {
             err_code,
             description: description.into(),
         }
+    }
+
+    /// More replicas than JetStream nodes (nats-server's 10074, with the reason).
+    pub fn replicas_exceed_cluster(replicas: usize, nodes: usize) -> Self {
+        Self::new(
+            500,
+            10074,
+            format!("replicas {replicas} > {nodes} JetStream nodes available in the cluster"),
+        )
+    }
+
+    /// The meta group has no leader (10008, naming the reason).
+    pub fn cluster_unavailable(reason: &str) -> Self {
+        Self::new(
+            503,
+            10008,
+            format!("JetStream system temporarily unavailable: meta group {reason}"),
+        )
+    }
+
+    /// A stream's group cannot take the request now (10008, naming stream and reason).
+    pub fn stream_unavailable(stream: &str, reason: &str) -> Self {
+        Self::new(
+            503,
+            10008,
+            format!("JetStream system temporarily unavailable: stream {stream}: {reason}"),
+        )
     }
 
     pub fn bad_request() -> Self {

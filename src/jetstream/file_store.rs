@@ -5,6 +5,8 @@
 //! - `msgs`:  `[stream_id u64][seq u64]` → record
 //! - `index`: `[stream_id u64][subject len u16][subject][seq u64]` → empty
 //! - `meta`:  `b"b" [stream_id u64]` → `[first u64][last u64]` (sequence bounds)
+//! - `meta`:  `b"t" [stream_id u64]` → the stream's `StateRecord` (JSON)
+//! - `meta`:  `b"d" [stream_id u64][msg id]` → `[seq u64][ts i64]` (dedup window)
 //!
 //! Record: `[crc32 u32][ts i64][subject len u16][subject][hdr len u32][hdrs][payload]`,
 //! the CRC covering everything after it. A record whose CRC does not match is reported
@@ -16,6 +18,7 @@ use bytes::Bytes;
 
 use crate::store::{crc32, Batch, Cf, Db, StoreError};
 
+use super::apply::StateRecord;
 use super::msgstore::{MsgStore, StoredMsg};
 
 /// A stream's messages in RocksDB.
@@ -51,6 +54,18 @@ fn index_key(id: u64, subject: &str, seq: u64) -> Vec<u8> {
 fn bounds_key(id: u64) -> Vec<u8> {
     let mut k = b"b".to_vec();
     k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn prefixed(tag: u8, id: u64) -> Vec<u8> {
+    let mut k = vec![tag];
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn id_key(id: u64, msg_id: &str) -> Vec<u8> {
+    let mut k = prefixed(b'd', id);
+    k.extend_from_slice(msg_id.as_bytes());
     k
 }
 
@@ -137,10 +152,19 @@ impl FileStore {
     /// Deletes everything this stream has in the database (messages, index, bounds).
     pub fn destroy(db: &Db, id: u64) -> Result<(), StoreError> {
         let mut b = Batch::default();
+        Self::destroy_into(&mut b, id);
+        db.write(b)
+    }
+
+    /// Adds to `b` the deletion of everything the stream keeps (messages, index,
+    /// bounds, state record, dedup ids, consumer records).
+    pub fn destroy_into(b: &mut Batch, id: u64) {
         b.delete_range(Cf::Msgs, msg_key(id, 0), msg_key(id + 1, 0));
         b.delete_range(Cf::Index, msg_key(id, 0), msg_key(id + 1, 0));
         b.delete(Cf::Meta, bounds_key(id));
-        db.write(b)
+        b.delete(Cf::Meta, prefixed(b't', id));
+        b.delete_range(Cf::Meta, prefixed(b'd', id), prefixed(b'd', id + 1));
+        b.delete_range(Cf::Meta, prefixed(b'c', id), prefixed(b'c', id + 1));
     }
 }
 
@@ -333,6 +357,67 @@ impl MsgStore for FileStore {
                 }
             },
         )
+    }
+
+    fn put_state(&mut self, record: &StateRecord) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(record).map_err(|e| StoreError::Db(e.to_string()))?;
+        self.pending
+            .get_mut()
+            .put(Cf::Meta, prefixed(b't', self.id), v);
+        Ok(())
+    }
+
+    fn load_state(&self) -> Result<Option<StateRecord>, StoreError> {
+        self.write_pending()?;
+        match self.db.get(Cf::Meta, &prefixed(b't', self.id))? {
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("stream state record: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    fn put_id(&mut self, msg_id: &str, entry: Option<(u64, i64)>) -> Result<(), StoreError> {
+        let b = self.pending.get_mut();
+        match entry {
+            Some((seq, ts)) => {
+                let mut v = seq.to_be_bytes().to_vec();
+                v.extend_from_slice(&ts.to_be_bytes());
+                b.put(Cf::Meta, id_key(self.id, msg_id), v);
+            }
+            None => b.delete(Cf::Meta, id_key(self.id, msg_id)),
+        }
+        Ok(())
+    }
+
+    fn load_ids(&self) -> Result<Vec<(String, u64, i64)>, StoreError> {
+        self.write_pending()?;
+        let mut out = Vec::new();
+        let from = prefixed(b'd', self.id);
+        self.db
+            .scan(Cf::Meta, &from, &prefixed(b'd', self.id + 1), |k, v| {
+                if v.len() == 16 {
+                    let id = String::from_utf8_lossy(&k[from.len()..]).into_owned();
+                    out.push((id, be_u64(&v[..8]), be_u64(&v[8..]) as i64));
+                }
+                true
+            })?;
+        Ok(out)
+    }
+
+    fn clear_all(&mut self) -> Result<(), StoreError> {
+        self.write_pending()?;
+        let mut b = Batch::default();
+        b.delete_range(Cf::Msgs, msg_key(self.id, 0), msg_key(self.id + 1, 0));
+        b.delete_range(Cf::Index, msg_key(self.id, 0), msg_key(self.id + 1, 0));
+        b.delete(Cf::Meta, bounds_key(self.id));
+        b.delete(Cf::Meta, prefixed(b't', self.id));
+        b.delete_range(
+            Cf::Meta,
+            prefixed(b'd', self.id),
+            prefixed(b'd', self.id + 1),
+        );
+        self.db.write(b)
     }
 }
 

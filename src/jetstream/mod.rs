@@ -1,80 +1,84 @@
-//! JetStream on a single node (R1): streams stored in the node's RocksDB (file storage)
-//! or in memory, the `$JS.API` stream surface, publish acknowledgements and limits.
+//! JetStream: streams replicated by Raft (one openraft group per stream, a meta group
+//! for which streams exist and where), the `$JS.API` surface, publish
+//! acknowledgements and limits. A node without routes runs the same code with groups
+//! of one.
 //!
-//! Owns: the registry of streams per account, the API services (one internal
-//! subscription on `$JS.API.>` per account), stream definitions in the `meta` column
-//! family, and the shutdown order (stop streams, then close the database).
-//! Must not: import `rocksdb` (storage goes through `crate::store`), read the clock
-//! inside `apply`, or block the runtime on disk while holding a stream lock longer
-//! than one small write.
+//! Owns: the registry of this node's stream replicas, the API services (one internal
+//! subscription on `$JS.API.>` per account, answered by the meta leader or the stream
+//! leader only), the meta state, and the shutdown order (stop streams, stop Raft,
+//! close the database).
+//! Must not: import `rocksdb` (storage goes through `crate::store`) or `openraft`
+//! (consensus goes through `crate::raft::Group`), read the clock inside `apply`, or
+//! block the runtime on disk while holding a stream lock longer than one small write.
 //!
-//! Start here: `stream.rs` (the publish path), `apply.rs` (every state change),
-//! `api.rs` (requests), `msgstore.rs`/`file_store.rs` (storage).
+//! Start here: `publish.rs` (the publish path), `replica.rs` (applying committed
+//! entries), `meta.rs` (stream placement), `reconcile.rs` (starting/removing
+//! replicas), `apply.rs` (every state change), `api.rs` (requests).
 
 pub mod api;
 pub mod apply;
+pub mod bootstrap;
+pub mod cmd;
 pub mod config;
 pub mod consumer;
 pub mod errors;
 pub mod file_store;
 pub mod info;
 pub mod limits;
+pub mod meta;
 pub mod msgstore;
 pub mod ops;
+pub mod proto;
+pub mod publish;
+pub mod reconcile;
+pub mod replica;
 pub mod republish;
 pub mod stream;
+pub mod streams_api;
+pub mod transport;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
+use crate::cluster::Cluster;
 use crate::config::{JetStreamConfig, SyncInterval};
+use crate::raft::{Group, RaftNode, RaftSettings};
 use crate::server::account::Account;
 use crate::server::ServerShared;
-use crate::store::{Batch, Cf, Db, StoreError};
+use crate::store::{Db, StoreError};
 
-use self::apply::StreamState;
 use self::config::{Storage, StreamConfig};
 use self::errors::ApiError;
-use self::info::InfoOpts;
+use self::meta::MetaState;
 use self::stream::Stream;
 
 /// Capacity of an account's API request queue.
 const API_QUEUE: usize = 4096;
-
-/// A stream definition as persisted in the `meta` column family.
-#[derive(Debug, Serialize, Deserialize)]
-struct StreamMeta {
-    id: u64,
-    account: String,
-    created: i64,
-    config: StreamConfig,
-}
-
-fn meta_key(id: u64) -> Vec<u8> {
-    let mut k = b"s".to_vec();
-    k.extend_from_slice(&id.to_be_bytes());
-    k
-}
 
 /// The JetStream subsystem of one server.
 pub struct JetStream {
     pub db: Arc<Db>,
     pub config: JetStreamConfig,
     pub store_dir: PathBuf,
+    /// This node's stream replicas.
     streams: RwLock<BTreeMap<(String, String), Arc<Stream>>>,
-    next_id: AtomicU64,
     api_total: AtomicU64,
     api_errors: AtomicU64,
-    /// Stream tasks and API services; waited for before the database closes.
+    /// Stream tasks and API services; waited for before Raft stops.
     pub tasks: TaskTracker,
+    pub raft: Arc<RaftNode>,
+    pub meta: Arc<MetaState>,
+    meta_group: OnceLock<Arc<dyn Group>>,
+    pub cluster: Option<Arc<Cluster>>,
+    /// This server's name (stream info, /jsz).
+    pub server_name: String,
 }
 
 /// Why JetStream could not start.
@@ -84,6 +88,10 @@ pub enum JetStreamError {
     Open { dir: String, source: StoreError },
     #[error("jetstream: {0}")]
     Load(StoreError),
+    #[error("jetstream: {0}")]
+    Identity(String),
+    #[error("jetstream: {0}")]
+    Raft(String),
 }
 
 /// Totals for /jsz and /varz.
@@ -99,9 +107,11 @@ pub struct Usage {
 }
 
 impl JetStream {
-    /// Opens the store, loads the streams and starts the API services. `None` when
-    /// JetStream is not enabled.
-    pub fn start(server: &Arc<ServerShared>) -> Result<Option<Arc<JetStream>>, JetStreamError> {
+    /// Opens the store, starts Raft (the meta group and this node's stream replicas)
+    /// and the API services. `None` when JetStream is not enabled.
+    pub async fn start(
+        server: &Arc<ServerShared>,
+    ) -> Result<Option<Arc<JetStream>>, JetStreamError> {
         let Some(cfg) = server.config.jetstream.clone().filter(|j| j.enabled) else {
             return Ok(None);
         };
@@ -110,25 +120,89 @@ impl JetStream {
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("nats").join("jetstream"));
         let db_dir = store_dir.join("natrium.rocksdb");
+        let db_existed = db_dir.join("CURRENT").exists();
         let interval = match cfg.sync_interval {
             SyncInterval::Always => None,
             SyncInterval::Every(d) => Some(d),
         };
+        let raft_id = crate::raft::identity::load_or_create(&store_dir, db_existed)
+            .map_err(JetStreamError::Identity)?;
         let db = Db::open(&db_dir, interval).map_err(|source| JetStreamError::Open {
             dir: db_dir.display().to_string(),
             source,
         })?;
+        let cluster = server.cluster.clone();
+        let transport: Arc<dyn crate::raft::Transport> = match &cluster {
+            Some(c) => {
+                c.set_raft_id(raft_id);
+                Arc::new(transport::RouteTransport(c.clone()))
+            }
+            None => Arc::new(transport::NoPeers),
+        };
+        let raft = RaftNode::new(raft_id, db.clone(), transport);
+        if let Some(c) = &cluster {
+            c.set_raft(Arc::new(transport::FramesToRaft(raft.clone())));
+        }
+        let meta = MetaState::load(db.clone()).map_err(JetStreamError::Load)?;
         let js = Arc::new(JetStream {
             db,
             config: cfg,
             store_dir,
             streams: RwLock::new(BTreeMap::new()),
-            next_id: AtomicU64::new(1),
             api_total: AtomicU64::new(0),
             api_errors: AtomicU64::new(0),
             tasks: TaskTracker::new(),
+            raft: raft.clone(),
+            meta: meta.clone(),
+            meta_group: OnceLock::new(),
+            cluster: cluster.clone(),
+            server_name: server.name.clone(),
         });
-        js.load_streams(server).map_err(JetStreamError::Load)?;
+        // A node without routes is a cluster of one: its meta group is initialized
+        // here; clustered nodes agree on who initializes it (bootstrap.rs).
+        let standalone = cluster.is_none();
+        let members = std::iter::once(raft_id).collect();
+        let meta_group = raft
+            .start_group(
+                0,
+                "meta".into(),
+                &members,
+                standalone,
+                Arc::new(meta::MetaFsm(meta.clone())),
+                RaftSettings::DEFAULT,
+            )
+            .await
+            .map_err(|e| JetStreamError::Raft(e.to_string()))?;
+        let _ = js.meta_group.set(meta_group.clone());
+        if let Some(c) = &cluster {
+            if meta_group.is_initialized() {
+                c.set_meta_initialized();
+            }
+            js.tasks.spawn(bootstrap::run(server.clone(), js.clone()));
+        }
+        js.start_api(server);
+        js.tasks.spawn(reconcile::run(server.clone(), js.clone()));
+        if standalone {
+            // Serve only once this node leads its groups (immediately, in practice).
+            js.wait_ready(std::time::Duration::from_secs(10)).await;
+        }
+        // Shutdown order: streams and API stop with the server's token; then Raft;
+        // then the database gets its last fsync and closes.
+        let closer = js.clone();
+        let token = server.shutdown.clone();
+        server.tasks.spawn(async move {
+            token.cancelled().await;
+            closer.tasks.close();
+            closer.tasks.wait().await;
+            closer.raft.shutdown().await;
+            closer.db.close();
+            info!("JetStream store closed");
+        });
+        info!(dir = %js.store_dir.display(), raft_id, "JetStream started");
+        Ok(Some(js))
+    }
+
+    fn start_api(self: &Arc<Self>, server: &Arc<ServerShared>) {
         for account in server.accounts.iter() {
             if account.name == server.accounts.system_name() {
                 continue;
@@ -140,72 +214,113 @@ impl JetStream {
                 continue;
             }
             // With a domain, `$JS.<domain>.API.>` is the same API (nats-server maps it).
-            if let Some(d) = &js.config.domain {
+            if let Some(d) = &self.config.domain {
                 let subject = format!("$JS.{d}.API.>");
                 if let Err(e) = server.subscribe_internal(&client, &subject, None, "api-domain") {
                     error!(account = %account.name, error = %e, "cannot subscribe the JetStream domain API");
                 }
             }
             if account.jetstream {
-                js.tasks
-                    .spawn(api::serve(server.clone(), js.clone(), account.clone(), rx));
+                self.tasks.spawn(api::serve(
+                    server.clone(),
+                    self.clone(),
+                    account.clone(),
+                    rx,
+                ));
             } else {
-                js.tasks
+                self.tasks
                     .spawn(api::serve_disabled(server.clone(), account.clone(), rx));
             }
         }
-        // Shutdown order: the streams and API stop with the server's token; then the
-        // database gets its last fsync and closes.
-        let closer = js.clone();
-        let token = server.shutdown.clone();
-        server.tasks.spawn(async move {
-            token.cancelled().await;
-            closer.tasks.close();
-            closer.tasks.wait().await;
-            closer.db.close();
-            info!("JetStream store closed");
-        });
-        info!(dir = %js.store_dir.display(), streams = js.streams.read().len(), "JetStream started");
-        Ok(Some(js))
     }
 
-    fn load_streams(&self, server: &Arc<ServerShared>) -> Result<(), StoreError> {
-        let mut metas = Vec::new();
-        self.db.scan(Cf::Meta, b"s", b"t", |_, v| {
-            match serde_json::from_slice::<StreamMeta>(v) {
-                Ok(m) => metas.push(m),
-                Err(e) => error!(error = %e, "unreadable stream definition skipped"),
+    /// Waits (up to `limit`) until the meta group and every local stream have a leader
+    /// and every assigned replica runs here.
+    pub async fn wait_ready(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            let meta_ok = self.meta_group().is_some_and(|g| g.leader().is_some());
+            let assigned = self
+                .meta
+                .all()
+                .iter()
+                .filter(|a| a.peers.contains(&self.raft.id))
+                .count();
+            let streams = self.all_streams();
+            let streams_ok = streams.len() == assigned
+                && streams.iter().all(|s| {
+                    s.group().is_some_and(|g| g.leader().is_some())
+                        && (s.is_leader()
+                            || s.group().is_some_and(|g| g.leader() != Some(g.node())))
+                });
+            if meta_ok && streams_ok {
+                return;
             }
-            true
-        })?;
-        for m in metas {
-            self.next_id.fetch_max(m.id + 1, Ordering::Relaxed);
-            let Some(account) = server.accounts.get(&m.account).filter(|a| a.jetstream) else {
-                warn!(account = %m.account, stream = %m.config.name, "stream's account has no JetStream; not loaded");
-                continue;
-            };
-            let store = stream::make_store(&self.db, m.id, m.config.storage);
-            let state = StreamState::load(m.config.clone(), store.as_ref())?;
-            match Stream::start(
-                server,
-                &self.tasks,
-                self.db.clone(),
-                account.clone(),
-                m.id,
-                m.created,
-                state,
-                store,
-            ) {
-                Ok(s) => {
-                    s.load_consumers(server);
-                    self.streams
-                        .write()
-                        .insert((m.account.clone(), m.config.name.clone()), s);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The meta group.
+    pub fn meta_group(&self) -> Option<&Arc<dyn Group>> {
+        self.meta_group.get()
+    }
+
+    /// Whether this node is the meta leader (it answers the account-wide requests).
+    pub fn is_meta_leader(&self) -> bool {
+        self.meta_group().is_some_and(|g| g.is_leader())
+    }
+
+    /// The server name of a Raft node (this one or a connected peer).
+    pub fn name_of(&self, id: crate::raft::NodeId) -> String {
+        if id == self.raft.id {
+            return self.server_name.clone();
+        }
+        self.cluster
+            .as_ref()
+            .and_then(|c| c.peer_name_of(id))
+            .unwrap_or_else(|| format!("node-{id}"))
+    }
+
+    /// Raft ids of the JetStream nodes that can take a replica now: this node and the
+    /// connected peers that are meta members.
+    pub fn placement_candidates(&self) -> Vec<crate::raft::NodeId> {
+        let mut v = vec![self.raft.id];
+        if let Some(c) = &self.cluster {
+            let voters = self.meta_group().map(|g| g.voters()).unwrap_or_default();
+            for p in c.jetstream_peers() {
+                if voters.contains(&p.raft_id) {
+                    v.push(p.raft_id);
                 }
-                Err(e) => error!(stream = %m.config.name, error = %e, "stream not started"),
             }
         }
-        Ok(())
+        v
+    }
+
+    /// `/jsz`'s `meta_cluster`.
+    pub fn meta_cluster_json(&self) -> Value {
+        let Some(g) = self.meta_group() else {
+            return Value::Null;
+        };
+        let st = g.status();
+        let replicas: Vec<Value> = st
+            .voters
+            .iter()
+            .filter(|v| **v != self.raft.id)
+            .map(|v| {
+                let online = self
+                    .cluster
+                    .as_ref()
+                    .is_some_and(|c| c.peer_name_of(*v).is_some());
+                json!({ "name": self.name_of(*v), "current": online, "offline": !online, "peer": v.to_string() })
+            })
+            .collect();
+        json!({
+            "name": self.cluster.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+            "leader": st.leader.map(|l| self.name_of(l)),
+            "peer": self.raft.id.to_string(),
+            "replicas": replicas,
+            "cluster_size": st.voters.len(),
+        })
     }
 
     pub(crate) fn count_api(&self, error: bool) {
@@ -230,27 +345,45 @@ impl JetStream {
             .cloned()
     }
 
+    /// The local replica with stream id `id`.
+    pub fn stream_by_id(&self, id: u64) -> Option<Arc<Stream>> {
+        self.streams.read().values().find(|s| s.id == id).cloned()
+    }
+
+    pub(crate) fn insert_stream(&self, s: Arc<Stream>) {
+        self.streams
+            .write()
+            .insert((s.account.name.clone(), s.name.clone()), s);
+    }
+
+    pub(crate) fn remove_stream(&self, s: &Stream) {
+        let mut map = self.streams.write();
+        let k = (s.account.name.clone(), s.name.clone());
+        if map.get(&k).is_some_and(|x| x.id == s.id) {
+            map.remove(&k);
+        }
+    }
+
     /// Every stream, in (account, name) order.
     pub fn all_streams(&self) -> Vec<Arc<Stream>> {
         self.streams.read().values().cloned().collect()
     }
 
-    /// Names of the account's streams, optionally only those whose subjects overlap
-    /// `subject`.
+    /// Names of the account's streams (cluster-wide), optionally only those whose
+    /// subjects overlap `subject`.
     pub fn stream_names(&self, account: &Account, subject: Option<&str>) -> Vec<String> {
-        self.streams
-            .read()
-            .iter()
-            .filter(|((a, _), _)| *a == account.name)
-            .filter(|(_, s)| match subject.filter(|f| !f.is_empty()) {
+        self.meta
+            .of_account(&account.name)
+            .into_iter()
+            .filter(|a| match subject.filter(|f| !f.is_empty()) {
                 None => true,
-                Some(f) => s
-                    .config()
+                Some(f) => a
+                    .config
                     .subjects
                     .iter()
                     .any(|x| crate::subject::subjects_overlap(f, x)),
             })
-            .map(|((_, n), _)| n.clone())
+            .map(|a| a.config.name)
             .collect()
     }
 
@@ -323,7 +456,7 @@ impl JetStream {
     }
 
     /// (max_memory, max_storage, max_streams, max_consumers) for an account; -1 = none.
-    fn limits(_server: &ServerShared, account: &Account) -> (i64, i64, i64, i64) {
+    pub(crate) fn limits(_server: &ServerShared, account: &Account) -> (i64, i64, i64, i64) {
         let j = &account.js;
         let lim = |v: Option<i64>| v.unwrap_or(-1);
         (
@@ -337,19 +470,23 @@ impl JetStream {
     /// Bytes reserved (`max_bytes` > 0) by streams of `storage`, of one account or of
     /// all, leaving out the stream `except` (account, name).
     fn reserved(&self, account: Option<&str>, storage: Storage, except: (&str, &str)) -> i64 {
-        self.streams
-            .read()
+        self.meta
+            .all()
             .iter()
-            .filter(|((a, n), _)| (a.as_str(), n.as_str()) != except)
-            .filter(|((a, _), _)| account.map_or(true, |x| x == a))
-            .map(|(_, s)| s.config())
+            .filter(|a| (a.account.as_str(), a.config.name.as_str()) != except)
+            .filter(|a| account.map_or(true, |x| x == a.account))
+            .map(|a| &a.config)
             .filter(|c| c.storage == storage && c.max_bytes > 0)
             .map(|c| c.max_bytes)
             .sum()
     }
 
     /// Refuses a stream whose `max_bytes` the account or server cannot reserve.
-    fn check_reserve(&self, account: &Account, cfg: &StreamConfig) -> Result<(), ApiError> {
+    pub(crate) fn check_reserve(
+        &self,
+        account: &Account,
+        cfg: &StreamConfig,
+    ) -> Result<(), ApiError> {
         let except = (account.name.as_str(), cfg.name.as_str());
         account.js.check_reserve(
             cfg.storage,
@@ -357,169 +494,5 @@ impl JetStream {
             self.reserved(Some(&account.name), cfg.storage, except),
             self.reserved(None, cfg.storage, except),
         )
-    }
-
-    fn persist_meta(&self, s: &Stream, cfg: &StreamConfig) -> Result<(), ApiError> {
-        if cfg.storage == Storage::Memory {
-            return Ok(());
-        }
-        let meta = StreamMeta {
-            id: s.id,
-            account: s.account.name.clone(),
-            created: s.created,
-            config: cfg.clone(),
-        };
-        let mut b = Batch::default();
-        b.put(
-            Cf::Meta,
-            meta_key(s.id),
-            serde_json::to_vec(&meta).unwrap_or_default(),
-        );
-        self.db
-            .write(b)
-            .map_err(|e| ApiError::store_failed(e.to_string()))
-    }
-
-    fn check_overlap(&self, account: &Account, cfg: &StreamConfig) -> Result<(), ApiError> {
-        for ((a, n), s) in self.streams.read().iter() {
-            if *a != account.name || *n == cfg.name {
-                continue;
-            }
-            let other = s.config();
-            for x in &other.subjects {
-                if cfg
-                    .subjects
-                    .iter()
-                    .any(|y| crate::subject::subjects_overlap(x, y))
-                {
-                    return Err(ApiError::subjects_overlap());
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// STREAM.CREATE.
-    pub async fn create_stream(
-        &self,
-        server: &Arc<ServerShared>,
-        account: &Arc<Account>,
-        cfg: StreamConfig,
-    ) -> Result<Value, ApiError> {
-        let cfg = cfg.normalize()?;
-        if let Some(existing) = self.stream(account, &cfg.name) {
-            if existing.config() == cfg {
-                let core = existing.core.lock();
-                return Ok(info::stream_info(
-                    &core.state,
-                    existing.created,
-                    &server.name,
-                    &InfoOpts::default(),
-                ));
-            }
-            return Err(ApiError::name_in_use());
-        }
-        self.check_overlap(account, &cfg)?;
-        let max_streams = Self::limits(server, account).2;
-        if max_streams >= 0 && self.stream_names(account, None).len() as i64 >= max_streams {
-            return Err(ApiError::max_streams());
-        }
-        self.check_reserve(account, &cfg)?;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let created = stream::now_ns();
-        let store = stream::make_store(&self.db, id, cfg.storage);
-        let state = StreamState::new(cfg.clone());
-        let s = Stream::start(
-            server,
-            &self.tasks,
-            self.db.clone(),
-            account.clone(),
-            id,
-            created,
-            state,
-            store,
-        )?;
-        if let Err(e) = self.persist_meta(&s, &cfg) {
-            s.stop(server);
-            return Err(e);
-        }
-        if cfg.storage == Storage::File {
-            if let Err(e) = self.db.sync().await {
-                s.stop(server);
-                return Err(ApiError::store_failed(e.to_string()));
-            }
-        }
-        self.streams
-            .write()
-            .insert((account.name.clone(), cfg.name.clone()), s.clone());
-        info!(account = %account.name, stream = %cfg.name, "stream created");
-        let core = s.core.lock();
-        let mut v = info::stream_info(&core.state, created, &server.name, &InfoOpts::default());
-        if let Value::Object(o) = &mut v {
-            o.insert("did_create".into(), json!(true));
-        }
-        Ok(v)
-    }
-
-    /// STREAM.UPDATE.
-    pub async fn update_stream(
-        &self,
-        server: &Arc<ServerShared>,
-        account: &Arc<Account>,
-        cfg: StreamConfig,
-    ) -> Result<Value, ApiError> {
-        let s = self
-            .stream(account, &cfg.name)
-            .ok_or_else(ApiError::stream_not_found)?;
-        let cfg = cfg.normalize()?;
-        let old = s.config();
-        cfg.check_update(&old)?;
-        self.check_overlap(account, &cfg)?;
-        self.check_reserve(account, &cfg)?;
-        s.apply_op(ops::Op::Update {
-            config: Box::new(cfg.clone()),
-        })?;
-        self.persist_meta(&s, &cfg)?;
-        s.sync().await?;
-        if old.subjects != cfg.subjects || old.allow_direct != cfg.allow_direct {
-            s.subscribe(server)?;
-        }
-        let core = s.core.lock();
-        Ok(info::stream_info(
-            &core.state,
-            s.created,
-            &server.name,
-            &InfoOpts::default(),
-        ))
-    }
-
-    /// STREAM.DELETE.
-    pub async fn delete_stream(
-        &self,
-        server: &Arc<ServerShared>,
-        account: &Arc<Account>,
-        name: &str,
-    ) -> Result<(), ApiError> {
-        let s = self
-            .streams
-            .write()
-            .remove(&(account.name.clone(), name.to_string()))
-            .ok_or_else(ApiError::stream_not_found)?;
-        s.drop_consumers(server);
-        s.stop(server);
-        {
-            let core = s.core.lock();
-            account
-                .js
-                .add(core.state.config.storage, -(core.state.bytes as i64));
-        }
-        let err = |e: StoreError| ApiError::store_failed(e.to_string());
-        let mut b = Batch::default();
-        b.delete(Cf::Meta, meta_key(s.id));
-        self.db.write(b).map_err(err)?;
-        file_store::FileStore::destroy(&self.db, s.id).map_err(err)?;
-        self.db.sync().await.map_err(err)?;
-        info!(account = %account.name, stream = %name, "stream deleted");
-        Ok(())
     }
 }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use crate::store::StoreError;
 
+use super::apply::StateRecord;
 use super::config::Storage;
 
 /// One stored message.
@@ -121,6 +122,16 @@ pub trait MsgStore: Send {
     fn load_bounds(&self) -> Result<Option<(u64, u64)>, StoreError>;
     /// Every message in order, for rebuilding state at startup.
     fn for_each(&self, f: &mut dyn FnMut(u64, &StoredMsg)) -> Result<(), StoreError>;
+    /// Buffers the stream's state record (written with the next flush).
+    fn put_state(&mut self, record: &StateRecord) -> Result<(), StoreError>;
+    /// The persisted state record, if any.
+    fn load_state(&self) -> Result<Option<StateRecord>, StoreError>;
+    /// Buffers a dedup id (`Some((seq, ts))`) or its removal (`None`).
+    fn put_id(&mut self, id: &str, entry: Option<(u64, i64)>) -> Result<(), StoreError>;
+    /// Every persisted dedup id.
+    fn load_ids(&self) -> Result<Vec<(String, u64, i64)>, StoreError>;
+    /// Removes every message, index entry, id and the state record.
+    fn clear_all(&mut self) -> Result<(), StoreError>;
 }
 
 /// Memory storage: a map by sequence and a set of sequences per subject.
@@ -129,6 +140,8 @@ pub struct MemStore {
     msgs: BTreeMap<u64, StoredMsg>,
     by_subject: HashMap<String, BTreeSet<u64>>,
     bounds: Option<(u64, u64)>,
+    state: Option<StateRecord>,
+    ids: HashMap<String, (u64, i64)>,
 }
 
 impl MsgStore for MemStore {
@@ -219,6 +232,36 @@ impl MsgStore for MemStore {
         for (s, m) in &self.msgs {
             f(*s, m);
         }
+        Ok(())
+    }
+
+    fn put_state(&mut self, record: &StateRecord) -> Result<(), StoreError> {
+        self.state = Some(record.clone());
+        Ok(())
+    }
+
+    fn load_state(&self) -> Result<Option<StateRecord>, StoreError> {
+        Ok(self.state.clone())
+    }
+
+    fn put_id(&mut self, id: &str, entry: Option<(u64, i64)>) -> Result<(), StoreError> {
+        match entry {
+            Some(e) => self.ids.insert(id.to_string(), e),
+            None => self.ids.remove(id),
+        };
+        Ok(())
+    }
+
+    fn load_ids(&self) -> Result<Vec<(String, u64, i64)>, StoreError> {
+        Ok(self
+            .ids
+            .iter()
+            .map(|(k, (s, t))| (k.clone(), *s, *t))
+            .collect())
+    }
+
+    fn clear_all(&mut self) -> Result<(), StoreError> {
+        *self = MemStore::default();
         Ok(())
     }
 }

@@ -33,6 +33,11 @@ pub enum Op {
     Remove { seq: u64 },
     /// `$JS.API.STREAM.UPDATE` with an already validated configuration.
     Update { config: Box<StreamConfig> },
+    /// A consumer was created or changed: its filters decide what an interest stream
+    /// keeps, so every replica must know them at the same point of the log.
+    ConsumerSet { name: String, filters: Vec<String> },
+    /// A consumer was deleted.
+    ConsumerRemove { name: String },
 }
 
 /// What applying an operation produced.
@@ -44,4 +49,5 @@ pub enum OpResult {
     Deleted,
     Expired { removed: u64 },
     Updated,
+    ConsumerChanged,
 }

@@ -3,7 +3,7 @@
 //! commit through `Db::sync`) and only then sends the PubAcks. Also serves direct gets
 //! and runs `max_age` expiry on a timer armed for the oldest message only.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,8 +13,9 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn, Instrument};
 
+use crate::raft::Group;
 use crate::server::account::Account;
-use crate::server::client::{ClientHandle, InlineReply, InternalMsg};
+use crate::server::client::{ClientHandle, InlineReply};
 use crate::server::router::Message;
 use crate::server::subscription::Subscription;
 use crate::server::ServerShared;
@@ -26,14 +27,11 @@ use super::errors::ApiError;
 use super::info;
 use super::msgstore::{MsgStore, StoredMsg};
 use super::ops::{Op, OpResult};
-use super::republish::Republish;
 
 /// Capacity of a stream's inbound queue (publishes and direct gets).
 pub const INBOUND_CAPACITY: usize = 16 * 1024;
-/// How many queued publishes one durable write may cover.
-const MAX_BATCH: usize = 1024;
 /// The sid prefix of direct-get subscriptions.
-const DIRECT_SID: &[u8] = b"direct";
+pub(crate) const DIRECT_SID: &[u8] = b"direct";
 
 /// State and store, changed only under this lock and only by `apply`.
 pub struct StreamCore {
@@ -52,9 +50,9 @@ pub struct Stream {
     pub db: Arc<Db>,
     client: Arc<ClientHandle>,
     subs: Mutex<Vec<Arc<Subscription>>>,
-    stop: CancellationToken,
+    pub(crate) stop: CancellationToken,
     /// Wakes the task to re-arm the expiry timer (config change, purge).
-    rearm: Notify,
+    pub(crate) rearm: Notify,
     /// Consumers by name (see `consumer::registry`).
     pub(crate) consumers: Mutex<BTreeMap<String, Arc<super::consumer::Consumer>>>,
     /// The last sequence known durable: consumers deliver nothing beyond it.
@@ -63,8 +61,14 @@ pub struct Stream {
     /// direct gets answered inline. Equal to the stream client's delivered count when
     /// nothing is queued: only then may a direct get skip the queue (see
     /// `Stream::serve_direct_inline`).
-    processed: AtomicU64,
+    pub(crate) processed: AtomicU64,
     tasks: tokio_util::task::TaskTracker,
+    /// The stream's Raft group (set once the replica is attached).
+    group: std::sync::OnceLock<Arc<dyn Group>>,
+    /// Whether this replica leads (holds the subscriptions and runs the consumers).
+    leading: std::sync::atomic::AtomicBool,
+    /// Where the first leader sends the STREAM.CREATE response.
+    create_reply: Mutex<Option<String>>,
 }
 
 /// Wall-clock unix nanoseconds (read outside `apply`, carried in the op).
@@ -114,6 +118,9 @@ impl Stream {
             subs: Mutex::new(Vec::new()),
             stop: server.shutdown.child_token(),
             rearm: Notify::new(),
+            group: std::sync::OnceLock::new(),
+            leading: std::sync::atomic::AtomicBool::new(false),
+            create_reply: Mutex::new(None),
         });
         let domain = server
             .config
@@ -127,9 +134,8 @@ impl Stream {
             }
             weak.upgrade()?.serve_direct_inline(m, domain.as_deref())
         }));
-        stream.subscribe(server)?;
         let span = tracing::info_span!("stream", account = %stream.account.name, name = %name);
-        tasks.spawn(run(server.clone(), stream.clone(), rx).instrument(span));
+        tasks.spawn(super::publish::run(server.clone(), stream.clone(), rx).instrument(span));
         Ok(stream)
     }
 
@@ -185,6 +191,162 @@ impl Stream {
         self.wake_consumers();
     }
 
+    /// Called after committed entries were applied here (up to `last_seq`, durable
+    /// on a quorum); `removed`: messages left the stream.
+    pub(crate) fn applied(&self, last_seq: u64, removed: bool) {
+        if removed {
+            self.durable.store(last_seq, Ordering::Release);
+            self.prune_consumers_except("");
+        }
+        self.mark_durable(last_seq);
+        self.rearm.notify_one();
+    }
+
+    /// The stream's Raft group.
+    pub fn group(&self) -> Option<&Arc<dyn Group>> {
+        self.group.get()
+    }
+
+    /// Whether this replica is the stream's leader.
+    pub fn is_leader(&self) -> bool {
+        self.leading.load(Ordering::Acquire)
+    }
+
+    /// Attaches the replica to its Raft group and follows its leadership: the leader
+    /// subscribes the stream's subjects and runs the consumers; followers only apply.
+    pub fn attach(self: &Arc<Self>, server: &Arc<ServerShared>, group: Arc<dyn Group>) {
+        let mut watch = group.leader_watch();
+        let _ = self.group.set(group.clone());
+        let stream = self.clone();
+        let server = server.clone();
+        let span =
+            tracing::info_span!("stream-role", account = %self.account.name, name = %self.name);
+        self.tasks.spawn(
+            async move {
+                loop {
+                    let leader = *watch.borrow_and_update();
+                    let leads = leader == Some(group.node());
+                    if leader.is_some() && !leads {
+                        // Another replica leads: it answers the create.
+                        stream.create_reply.lock().take();
+                    }
+                    if leads != stream.is_leader() {
+                        if leads {
+                            stream.become_leader(&server);
+                        } else {
+                            stream.become_follower(&server);
+                        }
+                    }
+                    tokio::select! {
+                        _ = stream.stop.cancelled() => break,
+                        r = watch.changed() => if r.is_err() { break },
+                    }
+                }
+                stream.become_follower(&server);
+            }
+            .instrument(span),
+        );
+    }
+
+    fn become_leader(self: &Arc<Self>, server: &Arc<ServerShared>) {
+        tracing::info!("stream leader here");
+        self.leading.store(true, Ordering::Release);
+        if let Err(e) = self.subscribe(server) {
+            warn!(error = %e, "stream leader cannot subscribe");
+        }
+        if self.consumer_count() == 0 {
+            self.load_consumers(server);
+        }
+        self.rearm.notify_one();
+        let reply = self.create_reply.lock().take();
+        if let (Some(reply), Some(js)) = (reply, server.jetstream.get()) {
+            let mut v = js.stream_info(self, &super::info::InfoOpts::default());
+            if let serde_json::Value::Object(o) = &mut v {
+                o.insert("did_create".into(), serde_json::json!(true));
+            }
+            let body = serde_json::to_vec(&super::info::typed("stream_create_response", v))
+                .unwrap_or_default();
+            js.count_api(false);
+            server.publish(
+                &self.account,
+                &Message {
+                    subject: reply.as_bytes(),
+                    reply: None,
+                    headers: None,
+                    payload: &body,
+                },
+            );
+        }
+    }
+
+    /// Makes the first leader answer the STREAM.CREATE request at `reply`.
+    pub fn set_create_reply(&self, reply: String) {
+        *self.create_reply.lock() = Some(reply);
+    }
+
+    fn become_follower(&self, server: &ServerShared) {
+        if !self.leading.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        tracing::info!("stream leader no longer here");
+        self.unsubscribe(server);
+        self.stop_consumers(server);
+    }
+
+    /// Proposes operations through the stream's group; their results once committed
+    /// on a quorum and applied here.
+    pub async fn propose_ops(
+        &self,
+        ops: Vec<Op>,
+    ) -> Result<Vec<Result<OpResult, ApiError>>, ApiError> {
+        Ok(self
+            .propose_decided(ops)
+            .await?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect())
+    }
+
+    /// [`Stream::propose_ops`] with each stored message's previous sequence on its
+    /// subject.
+    pub async fn propose_decided(
+        &self,
+        ops: Vec<Op>,
+    ) -> Result<Vec<super::cmd::Decided>, ApiError> {
+        let Some(g) = self.group.get() else {
+            return Err(ApiError::stream_unavailable(&self.name, "replica starting"));
+        };
+        match g.propose(super::cmd::encode_ops(ops)).await {
+            Ok(r) => super::cmd::decode_outcomes(&r).map_err(ApiError::general),
+            Err(crate::raft::ProposeError::Stopped(why)) => Err(ApiError::stream_unavailable(
+                &self.name,
+                &format!("replica stopped: {why}"),
+            )),
+            Err(_) => Err(ApiError::stream_unavailable(&self.name, &g.unavailable())),
+        }
+    }
+
+    /// [`Stream::propose_ops`] for one operation.
+    pub async fn propose_one(&self, op: Op) -> Result<OpResult, ApiError> {
+        self.propose_ops(vec![op])
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(ApiError::general("no outcome".to_string())))
+    }
+
+    /// Proposes without waiting (retention removals triggered by acks).
+    pub fn propose_background(self: &Arc<Self>, ops: Vec<Op>) {
+        if ops.is_empty() {
+            return;
+        }
+        let s = self.clone();
+        self.tasks.spawn(async move {
+            if let Err(e) = s.propose_ops(ops).await {
+                debug!(error = %e, "background proposal failed");
+            }
+        });
+    }
+
     /// The token that stops this stream (consumers hang their own below it).
     pub fn stop_token(&self) -> &CancellationToken {
         &self.stop
@@ -199,19 +361,6 @@ impl Stream {
     pub fn stop(&self, server: &ServerShared) {
         self.unsubscribe(server);
         self.stop.cancel();
-    }
-
-    /// Applies an op under the lock (API-driven changes); durable after `db.sync`.
-    pub fn apply_op(&self, op: Op) -> Result<OpResult, ApiError> {
-        let mut core = self.core.lock();
-        let StreamCore { state, store } = &mut *core;
-        let mut r = apply_counted(&self.account, state, store.as_mut(), op);
-        if let Err(e) = store.flush() {
-            r = Err(ApiError::store_failed(e.to_string()));
-        }
-        drop(core);
-        self.rearm.notify_one();
-        r
     }
 
     /// Waits until what was applied is durable (no-op for memory storage).
@@ -237,8 +386,12 @@ impl Stream {
         self.core.lock().state.config.clone()
     }
 
-    /// When the oldest message expires, if the stream has a max age.
-    fn next_expiry(&self) -> Option<Duration> {
+    /// When the oldest message expires, if the stream has a max age (the leader
+    /// proposes expiry; followers apply it).
+    pub(crate) fn next_expiry(&self) -> Option<Duration> {
+        if !self.is_leader() {
+            return None;
+        }
         let core = self.core.lock();
         let st = &core.state;
         if st.config.max_age <= 0 || st.msgs == 0 {
@@ -358,260 +511,9 @@ impl GetRequest {
     }
 }
 
-/// One reply to send after the batch is durable.
-struct Reply {
-    subject: String,
-    headers: Option<Vec<u8>>,
-    body: Vec<u8>,
-}
-
-/// How many applied batches may wait for their fsync at once; while one waits the
-/// task applies the next, so the disk and the CPU work side by side.
-const MAX_IN_FLIGHT: usize = 4;
-
-/// A batch that is applied and whose replies wait for its sync. Replies leave in the
-/// order the batches were taken, so nothing (not even a duplicate's PubAck) overtakes
-/// an earlier publish that is not durable yet.
-struct InFlight {
-    synced: SyncTicket,
-    /// The stream's last sequence once the batch was applied: durable with `synced`.
-    last_seq: u64,
-    /// Whether the batch changed the store (and so `synced` is a real sync).
-    stored: bool,
-    /// The batch could not be written: its PubAcks become this error.
-    write_failed: Option<ApiError>,
-    /// Republished copies, then the replies.
-    replies: Vec<Reply>,
-    /// Where the replies that are PubAcks start (republished copies come first).
-    acks_from: usize,
-}
-
-async fn run(server: Arc<ServerShared>, stream: Arc<Stream>, mut rx: mpsc::Receiver<InternalMsg>) {
-    let domain = server
-        .config
-        .jetstream
-        .as_ref()
-        .and_then(|j| j.domain.clone());
-    let mut batch: Vec<InternalMsg> = Vec::with_capacity(MAX_BATCH);
-    let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(MAX_IN_FLIGHT);
-    loop {
-        let expiry = stream.next_expiry();
-        let sleep = tokio::time::sleep(expiry.unwrap_or(Duration::from_secs(3600)));
-        tokio::select! {
-            biased;
-            _ = stream.stop.cancelled() => break,
-            r = front_synced(&mut in_flight), if !in_flight.is_empty() => {
-                if let Some(done) = in_flight.pop_front() {
-                    finish(&server, &stream, done, r);
-                }
-            }
-            n = rx.recv_many(&mut batch, MAX_BATCH), if in_flight.len() < MAX_IN_FLIGHT => {
-                if n == 0 {
-                    break;
-                }
-                in_flight.push_back(apply_batch(&stream, &mut batch, domain.as_deref()));
-            }
-            _ = stream.rearm.notified() => continue,
-            _ = sleep, if expiry.is_some() => {
-                match stream.apply_op(Op::Expire { now: now_ns() }) {
-                    Ok(OpResult::Expired { removed }) if removed > 0 => {
-                        debug!(removed, "expired messages");
-                        let _ = stream.sync().await;
-                        stream.prune_consumers_except("");
-                    }
-                    Ok(_) => {}
-                    Err(e) => warn!(error = %e, "expiry failed"),
-                }
-            }
-        }
-    }
-    // What was applied before the stop still gets its answer once durable.
-    while let Some(mut done) = in_flight.pop_front() {
-        let r = (&mut done.synced).await;
-        finish(&server, &stream, done, r);
-    }
-}
-
-/// Waits for the oldest in-flight batch's sync.
-async fn front_synced(in_flight: &mut VecDeque<InFlight>) -> Result<(), crate::store::StoreError> {
-    match in_flight.front_mut() {
-        Some(f) => (&mut f.synced).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Sends a synced batch's replies: republished copies first, so a client that saw
-/// its ack finds the copy already sent; on a failed sync, errors instead of acks.
-fn finish(
-    server: &ServerShared,
-    stream: &Stream,
-    mut done: InFlight,
-    synced: Result<(), crate::store::StoreError>,
-) {
-    let failed = match (done.write_failed.take(), synced) {
-        (Some(e), _) => Some(e),
-        (None, Err(e)) => Some(ApiError::store_failed(e.to_string())),
-        (None, Ok(())) => None,
-    };
-    match failed {
-        None => {
-            if done.stored {
-                stream.mark_durable(done.last_seq);
-            }
-        }
-        Some(e) => {
-            // Nothing is acknowledged that is not durable, nor republished.
-            let err =
-                serde_json::to_vec(&info::pub_ack_error(&stream.name, &e)).unwrap_or_default();
-            let mut acks = done.replies.split_off(done.acks_from);
-            for r in acks.iter_mut() {
-                if r.headers.is_none() {
-                    r.body = err.clone();
-                }
-            }
-            done.replies = acks;
-        }
-    }
-    for r in done.replies {
-        server.publish(
-            &stream.account,
-            &Message {
-                subject: r.subject.as_bytes(),
-                reply: None,
-                headers: r.headers.as_deref(),
-                payload: &r.body,
-            },
-        );
-    }
-}
-
-/// Applies a batch taken from the queue, writes it as one database write and queues
-/// its sync; the replies wait in the returned [`InFlight`].
-fn apply_batch(stream: &Stream, batch: &mut Vec<InternalMsg>, domain: Option<&str>) -> InFlight {
-    let taken = batch.len() as u64;
-    let mut replies = Vec::with_capacity(batch.len());
-    let mut republished = Vec::new();
-    let mut stored_any = false;
-    let flushed: Result<(), ApiError>;
-    let last_seq;
-    {
-        let mut core = stream.core.lock();
-        let no_ack = core.state.config.no_ack;
-        let republish = Republish::of(&core.state.config);
-        for m in batch.drain(..) {
-            if m.sid.starts_with(DIRECT_SID) {
-                if let Some(reply) = m.reply {
-                    let a = direct_answer(stream, &core, &m.subject, &m.payload, domain);
-                    replies.push(Reply {
-                        subject: reply,
-                        headers: a.headers,
-                        body: a.body,
-                    });
-                }
-                continue;
-            }
-            // What a republish needs, taken before the op consumes the message.
-            let rp = republish.as_ref().and_then(|r| {
-                let dest = r.destination(&m.subject)?;
-                let last = core.state.subjects.get(&m.subject).map_or(0, |s| s.last);
-                Some((
-                    r,
-                    dest,
-                    m.subject.clone(),
-                    m.headers.clone(),
-                    m.payload.clone(),
-                    last,
-                ))
-            });
-            let op = Op::Store {
-                subject: m.subject,
-                headers: m.headers,
-                payload: m.payload,
-                ts: now_ns(),
-            };
-            let StreamCore { state, store } = &mut *core;
-            let res = match check_limits(&stream.account, state, &op) {
-                Ok(()) => apply_counted(&stream.account, state, store.as_mut(), op),
-                Err(e) => Err(e),
-            };
-            if let Ok(OpResult::Stored { seq }) = res {
-                stored_any = true;
-                if let Some((r, dest, subject, headers, payload, last)) = rp {
-                    let h = r.headers(
-                        headers.as_deref(),
-                        &stream.name,
-                        &subject,
-                        seq,
-                        last,
-                        payload.len(),
-                    );
-                    republished.push(Reply {
-                        subject: dest,
-                        headers: Some(h),
-                        body: if r.headers_only {
-                            Vec::new()
-                        } else {
-                            payload.to_vec()
-                        },
-                    });
-                }
-            }
-            let (Some(reply), false) = (m.reply, no_ack) else {
-                continue;
-            };
-            let body = match res {
-                Ok(OpResult::Stored { seq }) => {
-                    info::pub_ack_bytes(&stream.name, seq, false, domain)
-                }
-                Ok(OpResult::Duplicate { seq }) => {
-                    info::pub_ack_bytes(&stream.name, seq, true, domain)
-                }
-                Ok(_) => continue,
-                Err(e) => {
-                    serde_json::to_vec(&info::pub_ack_error(&stream.name, &e)).unwrap_or_default()
-                }
-            };
-            replies.push(Reply {
-                subject: reply,
-                headers: None,
-                body,
-            });
-        }
-        // The whole batch goes to the database as one write.
-        flushed = core
-            .store
-            .flush()
-            .map_err(|e| ApiError::store_failed(e.to_string()));
-        last_seq = core.state.last_seq;
-        // Everything taken is applied (and visible to readers) once the lock drops.
-        stream.processed.fetch_add(taken, Ordering::AcqRel);
-    }
-    let acks_from = republished.len();
-    republished.append(&mut replies);
-    let (synced, write_failed) = match flushed {
-        Ok(()) if !stored_any => (SyncTicket::done(Ok(())), None),
-        Ok(()) => {
-            stream.rearm.notify_one();
-            (stream.request_sync(), None)
-        }
-        Err(e) => {
-            stream.rearm.notify_one();
-            (SyncTicket::done(Ok(())), Some(e))
-        }
-    };
-    InFlight {
-        synced,
-        last_seq,
-        stored: stored_any,
-        write_failed,
-        replies: republished,
-        acks_from,
-    }
-}
-
 /// The answer to a direct get on `subject` (`$JS.API.DIRECT.GET.<stream>` with a JSON
 /// request, or `...<stream>.<subject>` for the last message on that subject).
-fn direct_answer(
+pub(crate) fn direct_answer(
     stream: &Stream,
     core: &StreamCore,
     subject: &str,
@@ -661,7 +563,7 @@ fn direct_answer(
 }
 
 /// `apply`, keeping the account's storage usage in step with the stream's bytes.
-fn apply_counted(
+pub(crate) fn apply_counted(
     account: &Account,
     state: &mut StreamState,
     store: &mut dyn MsgStore,
@@ -675,7 +577,11 @@ fn apply_counted(
 }
 
 /// The account and server storage limits a publish must fit.
-fn check_limits(account: &Account, state: &StreamState, op: &Op) -> Result<(), ApiError> {
+pub(crate) fn check_limits(
+    account: &Account,
+    state: &StreamState,
+    op: &Op,
+) -> Result<(), ApiError> {
     let Op::Store {
         subject,
         headers,

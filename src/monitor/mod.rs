@@ -7,6 +7,7 @@
 mod connz;
 mod metrics;
 mod query;
+mod raftz;
 mod routez;
 mod varz;
 
@@ -41,6 +42,8 @@ pub async fn serve(server: Arc<ServerShared>, listener: TcpListener) {
         .route("/healthz", get(healthz))
         .route("/jsz", get(jsz))
         .route("/metrics", get(metrics::metrics))
+        .route("/raftz", get(raftz::raftz))
+        .route("/replicaz", get(raftz::replicaz))
         .with_state(server);
     let res = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -179,6 +182,10 @@ async fn jsz(State(s): Shared, Query(q): Params) -> Response {
         "messages": usage.messages,
         "bytes": usage.bytes,
     });
+    if let (Some(js), Value::Object(o)) = (js, &mut v) {
+        o.insert("meta_cluster".into(), js.meta_cluster_json());
+        o.insert("raft_id".into(), json!(js.raft.id.to_string()));
+    }
     let want_streams = flag(&q, "streams") || flag(&q, "consumers");
     if let (Some(js), true) = (js, flag(&q, "accounts") || want_streams) {
         let with_config = flag(&q, "config");

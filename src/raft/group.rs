@@ -18,6 +18,10 @@ use super::{Group, GroupStatus, PeerStatus, ProposeError};
 
 /// How long a forwarded proposal may take before the caller hears "unavailable".
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a proposal may wait for its commit.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A leader whose quorum has not answered for this long refuses proposals.
+const QUORUM_LOST_MS: u64 = 2500;
 
 pub struct RaftGroup {
     pub id: GroupId,
@@ -51,7 +55,28 @@ impl RaftGroup {
 
     /// Proposes on this node, which must be the leader.
     pub async fn propose_local(&self, cmd: Vec<u8>) -> Result<Vec<u8>, ProposeError> {
-        match self.raft.client_write(Payload(cmd)).await {
+        {
+            // A leader cut off from its quorum keeps its role in openraft 0.9; refuse
+            // at once instead of waiting for a commit that cannot come.
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            if m.current_leader == Some(self.node) && m.membership_config.voter_ids().count() > 1 {
+                if let Some(ms) = m.millis_since_quorum_ack {
+                    if ms > QUORUM_LOST_MS {
+                        return Err(ProposeError::Unavailable("leader has no quorum".into()));
+                    }
+                }
+            }
+        }
+        let write =
+            tokio::time::timeout(COMMIT_TIMEOUT, self.raft.client_write(Payload(cmd))).await;
+        let Ok(write) = write else {
+            return Err(ProposeError::Unavailable(format!(
+                "not committed within {COMMIT_TIMEOUT:?} ({})",
+                self.unavailable_reason()
+            )));
+        };
+        match write {
             Ok(r) => Ok(r.data.0),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
                 Err(ProposeError::NotLeader(f.leader_id))
@@ -233,5 +258,14 @@ impl Group for RaftGroup {
 
     fn unavailable(&self) -> String {
         self.unavailable_reason()
+    }
+
+    fn initialize(&self, members: BTreeSet<NodeId>) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.raft
+                .initialize(members)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }

@@ -66,6 +66,13 @@ pub trait Group: Send + Sync + 'static {
     fn add_voter(&self, id: NodeId) -> BoxFuture<'_, Result<(), String>>;
     /// Why writes fail right now, in words (electing, no quorum, catching up, ...).
     fn unavailable(&self) -> String;
+    /// Makes a pristine group a group of `members` (call on one node only, or on
+    /// several with the same set).
+    fn initialize(&self, members: BTreeSet<NodeId>) -> BoxFuture<'_, Result<(), String>>;
+    /// Whether the group has a membership (was initialized here or joined).
+    fn is_initialized(&self) -> bool {
+        !self.voters().is_empty()
+    }
 }
 
 /// A group's state as /raftz shows it.

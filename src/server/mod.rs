@@ -252,7 +252,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         cluster,
         jetstream: std::sync::OnceLock::new(),
     });
-    if let Some(js) = crate::jetstream::JetStream::start(&shared)? {
+    if let Some(js) = crate::jetstream::JetStream::start(&shared).await? {
         let _ = shared.jetstream.set(js);
     }
 

@@ -55,6 +55,31 @@ impl Node {
         self.child = Some(child);
     }
 
+    /// SIGSTOP / SIGCONT (a node that stops answering without closing its sockets).
+    pub fn pause(&self, on: bool) {
+        if let Some(c) = &self.child {
+            let sig = if on { "-STOP" } else { "-CONT" };
+            let _ = Command::new("kill")
+                .arg(sig)
+                .arg(c.id().to_string())
+                .status();
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Adds a `jetstream { store_dir }` block to the node's config.
+    pub fn enable_jetstream(&self, store: &Path) {
+        let mut text = std::fs::read_to_string(&self.conf).expect("read config");
+        text.push_str(&format!(
+            "jetstream {{\n  store_dir: \"{}\"\n}}\n",
+            store.display()
+        ));
+        std::fs::write(&self.conf, text).expect("write config");
+    }
+
     /// kill -9.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -261,6 +286,39 @@ impl Nodes {
             None,
         );
         Nodes::chain_stopped_from(dir, vec![n1, n2, n3])
+    }
+
+    /// Three JetStream nodes, each configured with routes to the other two (as
+    /// cluster-configs/ does), all started.
+    pub fn jetstream() -> Nodes {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let auth = Some((ROUTE_USER, ROUTE_PASS));
+        let ports: Vec<(u16, u16, u16)> = (0..3)
+            .map(|_| (free_port(), free_port(), free_port()))
+            .collect();
+        let url = |i: usize| format!("nats://{ROUTE_USER}:{ROUTE_PASS}@127.0.0.1:{}", ports[i].2);
+        let mut nodes = Vec::new();
+        for i in 0..3 {
+            let name = format!("n{}", i + 1);
+            let routes = (0..3).filter(|j| *j != i).map(url).collect();
+            let n = make_node(
+                dir.path(),
+                &NodeSpec {
+                    name: &name,
+                    cluster_name: "test",
+                    routes,
+                    route_auth: auth,
+                },
+                Some(ports[i]),
+            );
+            n.enable_jetstream(&dir.path().join(format!("store-{name}")));
+            nodes.push(n);
+        }
+        let mut nodes = Nodes::chain_stopped_from(dir, nodes);
+        for n in &mut nodes.nodes {
+            n.start();
+        }
+        nodes
     }
 
     fn chain_stopped_from(dir: tempfile::TempDir, nodes: Vec<Node>) -> Nodes {

@@ -81,11 +81,11 @@ impl Stream {
                 // What was read ahead was filtered with the old config.
                 core.ahead = super::read_ahead::ReadAhead::default();
             }
-            self.core
-                .lock()
-                .state
-                .consumers
-                .insert(name.clone(), cfg.filters());
+            self.propose_one(Op::ConsumerSet {
+                name: name.clone(),
+                filters: cfg.filters(),
+            })
+            .await?;
             c.persist()?;
             if !c.is_memory() {
                 self.sync().await?;
@@ -140,11 +140,17 @@ impl Stream {
             }
             map.insert(name.clone(), c.clone());
         }
-        self.core
-            .lock()
-            .state
-            .consumers
-            .insert(name.clone(), cfg.filters());
+        if let Err(e) = self
+            .propose_one(Op::ConsumerSet {
+                name: name.clone(),
+                filters: cfg.filters(),
+            })
+            .await
+        {
+            self.consumers.lock().remove(&name);
+            c.stop(server);
+            return Err(e);
+        }
         if let Err(e) = c.persist() {
             self.delete_consumer(server, &name);
             return Err(e);
@@ -158,7 +164,7 @@ impl Stream {
     }
 
     /// Deletes a consumer; false if there is none by that name.
-    pub fn delete_consumer(&self, server: &ServerShared, name: &str) -> bool {
+    pub fn delete_consumer(self: &Arc<Self>, server: &ServerShared, name: &str) -> bool {
         let Some(c) = self.consumers.lock().remove(name) else {
             return false;
         };
@@ -166,17 +172,31 @@ impl Stream {
         if let Err(e) = c.erase() {
             warn!(consumer = %name, error = %e, "consumer record not removed");
         }
-        let retention = {
-            let mut core = self.core.lock();
-            core.state.consumers.remove(name);
-            core.state.config.retention
-        };
-        if retention == Retention::Interest {
-            self.sweep_interest();
-        }
+        let retention = self.core.lock().state.config.retention;
+        let s = self.clone();
+        let n = name.to_string();
+        self.tasks().spawn(async move {
+            if let Err(e) = s.propose_one(Op::ConsumerRemove { name: n }).await {
+                warn!(error = %e, "consumer removal not replicated");
+                return;
+            }
+            if retention == Retention::Interest {
+                s.sweep_interest();
+            }
+        });
         info!(stream = %self.name, consumer = %name, "consumer deleted");
         advisory::action(server, self, name, false);
         true
+    }
+
+    /// Stops every consumer here and keeps their records (leadership moved away).
+    pub fn stop_consumers(&self, server: &ServerShared) {
+        let all: Vec<Arc<Consumer>> = std::mem::take(&mut *self.consumers.lock())
+            .into_values()
+            .collect();
+        for c in all {
+            c.stop(server);
+        }
     }
 
     /// Stops every consumer and removes their records (the stream is being deleted).
@@ -225,7 +245,14 @@ impl Stream {
             ) {
                 Ok(c) => {
                     self.consumers.lock().insert(r.name.clone(), c);
-                    self.core.lock().state.consumers.insert(r.name, filters);
+                    let known = self.core.lock().state.consumers.contains_key(&r.name);
+                    if !known {
+                        // A consumer from before its filters were replicated.
+                        self.propose_background(vec![Op::ConsumerSet {
+                            name: r.name,
+                            filters,
+                        }]);
+                    }
                 }
                 Err(e) => error!(consumer = %r.name, error = %e, "consumer not started"),
             }
@@ -234,7 +261,7 @@ impl Stream {
 
     /// Retention after consumer `by` acknowledged `seqs`: a workqueue stream removes
     /// them; an interest stream removes those every interested consumer is done with.
-    pub fn on_acked(&self, by: &str, seqs: &[u64]) {
+    pub fn on_acked(self: &Arc<Self>, by: &str, seqs: &[u64]) {
         let retention = self.core.lock().state.config.retention;
         let others: Vec<Arc<Consumer>> = match retention {
             Retention::Limits => return,
@@ -245,7 +272,7 @@ impl Stream {
                 .filter(|c| c.name != by)
                 .collect(),
         };
-        let mut removed = false;
+        let mut removals = Vec::new();
         for &seq in seqs {
             if retention == Retention::Interest {
                 let subject = match self.core.lock().store.get(seq) {
@@ -256,18 +283,15 @@ impl Stream {
                     continue;
                 }
             }
-            if let Ok(crate::jetstream::ops::OpResult::Deleted) = self.apply_op(Op::Remove { seq })
-            {
-                removed = true;
-            }
+            removals.push(Op::Remove { seq });
         }
-        if removed {
-            self.prune_consumers_except(by);
-        }
+        // Removed through the log, so every replica removes the same messages; the
+        // consumers are pruned once it is applied.
+        self.propose_background(removals);
     }
 
     /// Interest streams: removes messages no remaining consumer still needs.
-    fn sweep_interest(&self) {
+    fn sweep_interest(self: &Arc<Self>) {
         let consumers = self.consumer_list();
         let mut victims = Vec::new();
         {
@@ -283,10 +307,12 @@ impl Stream {
             }
         }
         victims.retain(|(seq, subject)| consumers.iter().all(|c| c.done_with(*seq, subject)));
-        for (seq, _) in victims {
-            let _ = self.apply_op(Op::Remove { seq });
-        }
-        self.prune_consumers_except("");
+        self.propose_background(
+            victims
+                .into_iter()
+                .map(|(seq, _)| Op::Remove { seq })
+                .collect(),
+        );
     }
 
     /// After messages left the stream: consumers drop what they no longer can deliver.
