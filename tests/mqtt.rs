@@ -48,6 +48,9 @@ async fn paho_mqtt_with_nats_clients() {
         .filter_map(|c| c["mqtt_client"].as_str().map(str::to_string))
         .collect();
     assert!(ids.contains(&"paho-a".to_string()), "{connz}");
+    let varz = common::http_json(&srv, "/varz").await;
+    assert_eq!(varz["mqtt"]["port"], fc::mqtt_addr(&srv).port(), "{varz}");
+    assert_eq!(varz["websocket"]["port"], fc::ws_addr(&srv).port(), "{varz}");
 }
 
 fn connect_packet(level: u8, client_id: &str) -> Vec<u8> {
