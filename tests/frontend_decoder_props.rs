@@ -25,7 +25,11 @@ fn encode(msgs: &[Msg], mask: [u8; 4]) -> (Vec<u8>, Vec<u8>, usize) {
     let mut pings = 0;
     for (payload, frags, compress, ping) in msgs {
         expect.extend_from_slice(payload);
-        let body = if *compress { deflate(payload) } else { payload.clone() };
+        let body = if *compress {
+            deflate(payload)
+        } else {
+            payload.clone()
+        };
         let n = (*frags).clamp(1, body.len().max(1));
         let step = body.len().div_ceil(n).max(1);
         let pieces: Vec<&[u8]> = if body.is_empty() {

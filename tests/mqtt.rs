@@ -50,7 +50,11 @@ async fn paho_mqtt_with_nats_clients() {
     assert!(ids.contains(&"paho-a".to_string()), "{connz}");
     let varz = common::http_json(&srv, "/varz").await;
     assert_eq!(varz["mqtt"]["port"], fc::mqtt_addr(&srv).port(), "{varz}");
-    assert_eq!(varz["websocket"]["port"], fc::ws_addr(&srv).port(), "{varz}");
+    assert_eq!(
+        varz["websocket"]["port"],
+        fc::ws_addr(&srv).port(),
+        "{varz}"
+    );
 }
 
 fn connect_packet(level: u8, client_id: &str) -> Vec<u8> {

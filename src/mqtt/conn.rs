@@ -416,17 +416,12 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 },
             );
         }
-        let hdr;
-        let headers = if qos > 0 {
-            hdr = format!("NATS/1.0\r\n{}: {qos}\r\n\r\n", super::QOS_HEADER);
-            Some(hdr.as_bytes())
-        } else {
-            None
-        };
+        // nats-server marks every MQTT-published message with its QoS, 0 included.
+        let hdr = format!("NATS/1.0\r\n{}: {qos}\r\n\r\n", super::QOS_HEADER);
         let msg = Message {
             subject: subject.as_bytes(),
             reply: None,
-            headers,
+            headers: Some(hdr.as_bytes()),
             payload,
         };
         let size = msg.size() as u64;

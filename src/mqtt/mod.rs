@@ -8,9 +8,9 @@
 //! publishes through [`ServerShared::publish`] and receives through an internal
 //! subscription sink, so routing, accounts and permissions are the server's.
 //!
-//! Messages that MQTT clients publish at QoS 1 or 2 carry the header
-//! `Nmqtt-Pub: <qos>` (as nats-server adds it), so an MQTT subscriber gets the
-//! QoS the publisher used (capped by its subscription's QoS).
+//! Messages that MQTT clients publish carry the header `Nmqtt-Pub: <qos>` (as
+//! nats-server 2.15.1 adds it, QoS 0 included), so an MQTT subscriber gets the QoS
+//! the publisher used (capped by its subscription's QoS).
 
 mod conn;
 pub mod packet;

@@ -93,6 +93,7 @@ async def main_checks():
     b.publish("to/nats/deep/topic", b"hello nats", qos=0).wait_for_publish(3)
     nm = await ns.next_msg(timeout=3)
     assert nm.subject == "to.nats.deep.topic" and nm.data == b"hello nats", nm
+    assert nm.headers == {"Nmqtt-Pub": "0"}, nm.headers  # as nats-server 2.15.1
     print("OK nats interop both ways")
 
     # Retained: set, delivered on subscribe with the retain flag, replaced, cleared.
