@@ -3,6 +3,8 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/cluster.proto");
+    println!("cargo:rerun-if-changed=proto/raft.proto");
+    println!("cargo:rerun-if-changed=proto/jetstream.proto");
     // RocksDB is linked statically (.cargo/config.toml: ROCKSDB_STATIC); these are the
     // shared libraries its archive calls into (Debian: librocksdb-dev depends on them).
     println!("cargo:rerun-if-env-changed=ROCKSDB_STATIC");
@@ -15,8 +17,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let protoc = protoc_bin_vendored::protoc_bin_path()?;
         std::env::set_var("PROTOC", protoc);
     }
-    prost_build::Config::new()
-        .bytes(["."])
-        .compile_protos(&["proto/cluster.proto"], &["proto"])?;
+    prost_build::Config::new().bytes(["."]).compile_protos(
+        &[
+            "proto/cluster.proto",
+            "proto/raft.proto",
+            "proto/jetstream.proto",
+        ],
+        &["proto"],
+    )?;
     Ok(())
 }

@@ -26,6 +26,7 @@ pub mod jetstream;
 pub mod monitor;
 pub mod mqtt;
 pub mod protocol;
+pub mod raft;
 pub mod server;
 pub mod store;
 pub mod subject;

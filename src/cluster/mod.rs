@@ -24,7 +24,8 @@ pub mod url;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -73,6 +74,28 @@ pub struct Cluster {
     pub(crate) max_frame: usize,
     peers: Mutex<Peers>,
     last_urls: Mutex<Vec<String>>,
+    /// This node's Raft id (0 until JetStream sets it; 0 = no JetStream here).
+    raft_id: AtomicU64,
+    meta_initialized: AtomicBool,
+    /// Where Raft frames from peers go (set by JetStream).
+    raft: OnceLock<Arc<dyn RaftFrames>>,
+}
+
+/// The receiver of Raft frames arriving on routes (JetStream's Raft node). The
+/// cluster only moves the frames; it does not know what they mean.
+pub trait RaftFrames: Send + Sync + 'static {
+    fn on_request(&self, from: u64, group: u64, request_id: u64, payload: bytes::Bytes);
+    fn on_response(&self, request_id: u64, payload: &[u8]);
+    /// The route to the node with this Raft id closed.
+    fn on_peer_down(&self, raft_id: u64);
+}
+
+/// A connected peer that runs JetStream.
+#[derive(Debug, Clone)]
+pub struct JsPeer {
+    pub raft_id: u64,
+    pub server_name: String,
+    pub meta_initialized: bool,
 }
 
 impl Cluster {
@@ -101,7 +124,100 @@ impl Cluster {
                 .max(MIN_MAX_FRAME),
             peers: Mutex::new(Peers::default()),
             last_urls: Mutex::new(Vec::new()),
+            raft_id: AtomicU64::new(0),
+            meta_initialized: AtomicBool::new(false),
+            raft: OnceLock::new(),
         }
+    }
+
+    /// Announces this node's Raft id in handshakes (before routes are dialled).
+    pub fn set_raft_id(&self, id: u64) {
+        self.raft_id.store(id, Ordering::Relaxed);
+    }
+
+    pub fn set_meta_initialized(&self) {
+        self.meta_initialized.store(true, Ordering::Relaxed);
+    }
+
+    /// Where Raft frames go from now on.
+    pub fn set_raft(&self, frames: Arc<dyn RaftFrames>) {
+        let _ = self.raft.set(frames);
+    }
+
+    pub(crate) fn raft_frames(&self) -> Option<&Arc<dyn RaftFrames>> {
+        self.raft.get()
+    }
+
+    /// Connected peers that run JetStream.
+    pub fn jetstream_peers(&self) -> Vec<JsPeer> {
+        self.peers
+            .lock()
+            .routes
+            .values()
+            .filter(|r| r.peer_raft_id != 0)
+            .map(|r| JsPeer {
+                raft_id: r.peer_raft_id,
+                server_name: r.peer_name.clone(),
+                meta_initialized: r.peer_meta_initialized,
+            })
+            .collect()
+    }
+
+    /// The route to the node with Raft id `raft_id`, if connected.
+    fn route_to_raft(&self, raft_id: u64) -> Option<Arc<Route>> {
+        self.peers
+            .lock()
+            .routes
+            .values()
+            .find(|r| r.peer_raft_id == raft_id)
+            .cloned()
+    }
+
+    /// Sends a Raft request frame; false without a route to that node.
+    pub fn send_raft_request(
+        &self,
+        to: u64,
+        group: u64,
+        request_id: u64,
+        payload: Vec<u8>,
+    ) -> bool {
+        match self.route_to_raft(to) {
+            Some(r) => {
+                r.send_raft(Kind::RaftRpc(proto::RaftRpc {
+                    group,
+                    request_id,
+                    payload: payload.into(),
+                }));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends the answer to a Raft request.
+    pub fn send_raft_response(
+        &self,
+        to: u64,
+        group: u64,
+        request_id: u64,
+        payload: Vec<u8>,
+    ) -> bool {
+        match self.route_to_raft(to) {
+            Some(r) => {
+                r.send_raft(Kind::RaftRpcResponse(proto::RaftRpcResponse {
+                    group,
+                    request_id,
+                    payload: payload.into(),
+                }));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A peer's server name by Raft id (for stream info and /raftz).
+    pub fn peer_name_of(&self, raft_id: u64) -> Option<String> {
+        self.route_to_raft(raft_id).map(|r| r.peer_name.clone())
     }
 
     /// Configured route URLs without credentials (for /varz).
@@ -170,6 +286,8 @@ impl Cluster {
             route_host,
             route_port,
             connect_urls,
+            raft_id: self.raft_id.load(Ordering::Relaxed),
+            meta_initialized: self.meta_initialized.load(Ordering::Relaxed),
         }
     }
 
@@ -273,13 +391,19 @@ impl Cluster {
 
     /// Removes a closed route and the interest it carried.
     pub(crate) fn unregister(&self, server: &Arc<ServerShared>, route: &Arc<Route>) {
-        {
+        let gone = {
             let mut p = self.peers.lock();
             if p.routes
                 .get(&route.peer_id)
                 .is_some_and(|r| r.rid == route.rid)
             {
                 p.routes.remove(&route.peer_id);
+            }
+            !p.routes.contains_key(&route.peer_id)
+        };
+        if gone && route.peer_raft_id != 0 {
+            if let Some(raft) = self.raft.get() {
+                raft.on_peer_down(route.peer_raft_id);
             }
         }
         route.remote_interest.clear(&server.accounts);

@@ -57,6 +57,9 @@ pub struct Route {
     pub local: SocketAddr,
     pub rtt: Mutex<Option<Duration>>,
     pub(crate) remote_interest: RemoteInterest,
+    /// The peer's Raft id (0: it runs no JetStream).
+    pub peer_raft_id: u64,
+    pub peer_meta_initialized: bool,
 }
 
 impl Route {
@@ -71,6 +74,12 @@ impl Route {
                     .close_with(CloseReason::SlowConsumerPendingBytes);
             }
         }
+    }
+
+    /// Queues a Raft frame. Raft frames share the route's output queue with messages
+    /// (one lane; see ARCHITECTURE.md, "Raft traffic").
+    pub fn send_raft(&self, kind: Kind) {
+        self.send(kind);
     }
 
     /// Number of peer subscriptions this route carries.
@@ -556,6 +565,8 @@ fn new_route(
         local,
         rtt: Mutex::new(None),
         remote_interest: RemoteInterest::default(),
+        peer_raft_id: hello.raft_id,
+        peer_meta_initialized: hello.meta_initialized,
     })
 }
 
@@ -643,10 +654,20 @@ fn process(
                     *route.rtt.lock() = Some(t.elapsed());
                 }
             }
-            Kind::RaftRpc(r) => {
-                debug!(group = %r.group_id, "Raft RPC received but no Raft group runs here yet")
+            Kind::RaftRpc(r) => match cluster.raft_frames() {
+                Some(raft) if route.peer_raft_id != 0 => {
+                    raft.on_request(route.peer_raft_id, r.group, r.request_id, r.payload)
+                }
+                _ => debug!(
+                    group = r.group,
+                    "Raft RPC for a node without JetStream dropped"
+                ),
+            },
+            Kind::RaftRpcResponse(r) => {
+                if let Some(raft) = cluster.raft_frames() {
+                    raft.on_response(r.request_id, &r.payload);
+                }
             }
-            Kind::RaftRpcResponse(r) => debug!(group = %r.group_id, "unexpected Raft RPC response"),
             Kind::Hello(_) | Kind::Welcome(_) | Kind::Reject(_) => {
                 return Err(FrameError::Malformed(
                     "handshake frame after handshake".into(),

@@ -31,6 +31,9 @@ pub enum Cf {
     Msgs,
     /// Secondary index entries (key only).
     Index,
+    /// Raft logs, votes and commit marks of every group, keys prefixed by group id
+    /// (owned by `crate::raft::log_store`).
+    Raft,
 }
 
 impl Cf {
@@ -39,6 +42,7 @@ impl Cf {
             Cf::Meta => "meta",
             Cf::Msgs => "msgs",
             Cf::Index => "index",
+            Cf::Raft => "raft",
         }
     }
 }
@@ -135,7 +139,7 @@ impl Db {
         // the sync thread writes them out (and fsyncs) on every `sync`, and at least
         // every WAL_WRITE_EVERY otherwise.
         opts.set_manual_wal_flush(true);
-        let cfs = [Cf::Meta, Cf::Msgs, Cf::Index]
+        let cfs = [Cf::Meta, Cf::Msgs, Cf::Index, Cf::Raft]
             .into_iter()
             .map(|c| ColumnFamilyDescriptor::new(c.name(), Options::default()));
         let db = Arc::new(DB::open_cf_descriptors(&opts, dir, cfs)?);
@@ -194,6 +198,14 @@ impl Db {
         if !self.sync_always {
             return SyncTicket::done(Ok(()));
         }
+        self.request_fsync()
+    }
+
+    /// Like [`Db::request_sync`] but always fsyncs, whatever `sync_interval` says: the
+    /// Raft log and vote must be on disk before Raft is told so. Shares the one sync
+    /// thread, so one fsync covers every group's appends queued meanwhile (group
+    /// commit across groups).
+    pub fn request_fsync(&self) -> SyncTicket {
         let (tx, rx) = oneshot::channel();
         let Some(sender) = self.syncer.lock().as_ref().map(|(s, _)| s.clone()) else {
             return SyncTicket::done(Err(StoreError::SyncStopped));
@@ -264,7 +276,7 @@ impl Db {
         self.with(|db| {
             let mut fo = rocksdb::FlushOptions::default();
             fo.set_wait(true);
-            for c in [Cf::Meta, Cf::Msgs, Cf::Index] {
+            for c in [Cf::Meta, Cf::Msgs, Cf::Index, Cf::Raft] {
                 db.flush_cf_opt(cf_of(db, c)?, &fo)?;
             }
             let mut co = rocksdb::CompactOptions::default();
