@@ -31,6 +31,14 @@ if ! python3 -c "import nats" 2>/dev/null; then
     || echo "tests/run.sh: could not install nats-py; tests/python_client.rs will skip" >&2
 fi
 
+# The WebSocket and MQTT tests drive nats.py over ws:// (aiohttp) and paho-mqtt;
+# they fail, not skip, without them.
+if ! python3 -c "import aiohttp, paho.mqtt" 2>/dev/null; then
+  python3 -m pip install --quiet aiohttp paho-mqtt 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages aiohttp paho-mqtt \
+    || echo "tests/run.sh: could not install aiohttp/paho-mqtt; tests/websocket.rs and tests/mqtt.rs will fail" >&2
+fi
+
 # Integration tests that start natrium as a process use the binary cargo builds for
 # them (CARGO_BIN_EXE_natrium).
 cargo test --release --all-targets "$@"

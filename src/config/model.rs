@@ -55,6 +55,8 @@ pub struct Config {
     pub no_auth_user: Option<String>,
     pub cluster: Option<ClusterConfig>,
     pub jetstream: Option<JetStreamConfig>,
+    pub websocket: Option<WebSocketConfig>,
+    pub mqtt: Option<MqttConfig>,
     pub log_file: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
     /// `debug` / `-D`.
@@ -91,6 +93,8 @@ impl Default for Config {
             no_auth_user: None,
             cluster: None,
             jetstream: None,
+            websocket: None,
+            mqtt: None,
             log_file: None,
             pid_file: None,
             debug: false,
@@ -254,4 +258,66 @@ impl Default for JetStreamConfig {
 pub enum SyncInterval {
     Always,
     Every(Duration),
+}
+
+/// `websocket { ... }`: the NATS protocol over WebSocket (no TLS: `no_tls: true` is
+/// required, as natrium does not terminate TLS).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSocketConfig {
+    pub host: String,
+    /// `None`: not listening (port 0 or absent); `Some(0)`: ephemeral (`-1`).
+    pub port: Option<u16>,
+    pub no_tls: bool,
+    /// permessage-deflate when the client offers it.
+    pub compression: bool,
+    pub same_origin: bool,
+    pub allowed_origins: Vec<String>,
+    pub handshake_timeout: Duration,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            host: "0.0.0.0".to_string(),
+            port: None,
+            no_tls: false,
+            compression: false,
+            same_origin: false,
+            allowed_origins: Vec::new(),
+            handshake_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// `mqtt { ... }`: MQTT 3.1.1 clients (needs JetStream and `server_name`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MqttConfig {
+    pub host: String,
+    /// `None`: not listening (port 0 or absent); `Some(0)`: ephemeral (`-1`).
+    pub port: Option<u16>,
+    /// How long a QoS 1/2 message waits for its PUBACK/PUBREC before redelivery.
+    pub ack_wait: Duration,
+    /// Most unacknowledged QoS 1/2 messages per subscription.
+    pub max_ack_pending: u16,
+    pub stream_replicas: u32,
+    pub consumer_replicas: u32,
+    /// Refuse (close) QoS 2 publishes instead of handling them.
+    pub reject_qos2_publish: bool,
+    /// Grant QoS 1 to QoS 2 subscriptions.
+    pub downgrade_qos2_subscribe: bool,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            host: "0.0.0.0".to_string(),
+            port: None,
+            ack_wait: Duration::from_secs(30),
+            max_ack_pending: 1024,
+            stream_replicas: 1,
+            consumer_replicas: 1,
+            reject_qos2_publish: false,
+            downgrade_qos2_subscribe: false,
+        }
+    }
 }

@@ -32,7 +32,10 @@ fn open_conn_json(c: &Arc<ClientHandle>, subs: u8, now_t: SystemTime) -> Value {
     let mut o = Map::new();
     o.insert("cid".into(), json!(c.cid));
     o.insert("kind".into(), json!("Client"));
-    o.insert("type".into(), json!("nats"));
+    o.insert("type".into(), json!(meta.client_type.as_str()));
+    if let Some(id) = &meta.mqtt_client {
+        o.insert("mqtt_client".into(), json!(id));
+    }
     o.insert("ip".into(), json!(c.addr.ip().to_string()));
     o.insert("port".into(), json!(c.addr.port()));
     o.insert("start".into(), json!(rfc3339(c.start)));
@@ -97,7 +100,10 @@ fn closed_conn_json(c: &ClosedConn, now_t: SystemTime) -> Value {
     let mut o = Map::new();
     o.insert("cid".into(), json!(c.cid));
     o.insert("kind".into(), json!("Client"));
-    o.insert("type".into(), json!("nats"));
+    o.insert("type".into(), json!(c.client_type.as_str()));
+    if let Some(id) = &c.mqtt_client {
+        o.insert("mqtt_client".into(), json!(id));
+    }
     o.insert("ip".into(), json!(c.addr.ip().to_string()));
     o.insert("port".into(), json!(c.addr.port()));
     o.insert("start".into(), json!(rfc3339(c.start)));

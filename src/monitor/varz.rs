@@ -110,8 +110,8 @@ pub async fn varz(State(s): Shared) -> Response {
         "cluster": cluster,
         "gateway": {},
         "leaf": {},
-        "mqtt": {},
-        "websocket": {},
+        "mqtt": mqtt_block(&s),
+        "websocket": websocket_block(&s),
         "jetstream": jetstream,
         "tls_timeout": 2,
         "write_deadline": c.write_deadline.as_nanos() as u64,
@@ -144,6 +144,35 @@ pub async fn varz(State(s): Shared) -> Response {
         "system_account": s.accounts.system_name(),
     });
     json_response(&v)
+}
+
+/// The `websocket` block of /varz (empty when not listening), as nats-server.
+fn websocket_block(s: &crate::server::ServerShared) -> serde_json::Value {
+    match (&s.config.websocket, *s.websocket_addr.lock()) {
+        (Some(w), Some(a)) => json!({
+            "host": w.host,
+            "port": a.port(),
+            "no_tls": w.no_tls,
+            "compression": w.compression,
+            "same_origin": w.same_origin,
+            "allowed_origins": w.allowed_origins,
+            "handshake_timeout": w.handshake_timeout.as_nanos() as u64,
+        }),
+        _ => json!({}),
+    }
+}
+
+/// The `mqtt` block of /varz (empty when not listening), as nats-server.
+fn mqtt_block(s: &crate::server::ServerShared) -> serde_json::Value {
+    match (&s.config.mqtt, *s.mqtt_addr.lock()) {
+        (Some(m), Some(a)) => json!({
+            "host": m.host,
+            "port": a.port(),
+            "ack_wait": m.ack_wait.as_nanos() as u64,
+            "max_ack_pending": m.max_ack_pending,
+        }),
+        _ => json!({}),
+    }
 }
 
 /// The `jetstream.stats` block of /varz.

@@ -58,6 +58,25 @@ pub struct InlineReply {
 pub type InlineHandler =
     Box<dyn Fn(&[u8], &super::router::Message<'_>) -> Option<InlineReply> + Send + Sync>;
 
+/// Which protocol a client connection speaks (`/connz` shows it as `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientType {
+    #[default]
+    Nats,
+    WebSocket,
+    Mqtt,
+}
+
+impl ClientType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientType::Nats => "nats",
+            ClientType::WebSocket => "websocket",
+            ClientType::Mqtt => "mqtt",
+        }
+    }
+}
+
 /// Identification and auth details, set at CONNECT.
 #[derive(Debug, Clone, Default)]
 pub struct ClientMeta {
@@ -68,6 +87,9 @@ pub struct ClientMeta {
     pub rtt: Option<Duration>,
     /// The CONNECT `protocol` (1 = wants async INFO).
     pub protocol: i64,
+    pub client_type: ClientType,
+    /// The MQTT client identifier, for MQTT connections.
+    pub mqtt_client: Option<String>,
 }
 
 /// Why a connection closed, as /connz reports it.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tracing::{debug, info, Instrument};
 
@@ -23,7 +23,7 @@ use crate::subject;
 use crate::sublist::MatchResult;
 
 use super::account::Account;
-use super::client::{ClientHandle, CloseReason};
+use super::client::{ClientHandle, ClientType, CloseReason};
 use super::outbound::FlushSet;
 use super::router::{self, DeliveryCtx, Message};
 use super::subscription::{SubRef, Subscription};
@@ -69,6 +69,24 @@ pub async fn serve(server: Arc<ServerShared>, stream: TcpStream, cid: u64) {
         Err(_) => return,
     };
     let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.into_split();
+    serve_io(server, rd, wr, addr, cid, ClientType::Nats).await;
+}
+
+/// Serves a NATS protocol connection over any byte stream (TCP, or the unframed
+/// side of a WebSocket); returns why it closed.
+pub async fn serve_io<R, W>(
+    server: Arc<ServerShared>,
+    mut rd: R,
+    wr: W,
+    addr: std::net::SocketAddr,
+    cid: u64,
+    client_type: ClientType,
+) -> CloseReason
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let span = tracing::info_span!("client", cid, remote = %addr);
     async move {
         let close = server.shutdown.child_token();
@@ -80,9 +98,9 @@ pub async fn serve(server: Arc<ServerShared>, stream: TcpStream, cid: u64) {
             server.config.max_pending,
             close,
         ));
+        handle.meta.lock().client_type = client_type;
         server.register_client(&handle);
         debug!("client connection created");
-        let (mut rd, wr) = stream.into_split();
 
         let info = server.client_info_json(cid, addr);
         let _ = handle.out.push(|b| encode::info(b, &info));
@@ -140,13 +158,14 @@ pub async fn serve(server: Arc<ServerShared>, stream: TcpStream, cid: u64) {
         }
         server.unregister_client(&handle, reason);
         debug!(reason = reason.as_str(), "client connection closed");
+        reason
     }
     .instrument(span)
     .await
 }
 
 impl Connection {
-    async fn read_loop(&mut self, rd: &mut tokio::net::tcp::OwnedReadHalf) {
+    async fn read_loop<R: AsyncRead + Unpin>(&mut self, rd: &mut R) {
         // The read buffer starts small (idle connections cost little) and adapts:
         // it doubles while reads fill it, halves while they use a quarter of it.
         let mut read_cap = MIN_READ;

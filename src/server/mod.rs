@@ -59,6 +59,14 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot listen for {what} clients on {addr}: {source}")]
+    FrontendListen {
+        what: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Mqtt(String),
     #[error("cannot listen for routes on {addr}: {source}")]
     RouteListen {
         addr: String,
@@ -82,6 +90,8 @@ pub struct ClosedConn {
     pub user: Option<String>,
     pub account: String,
     pub rtt: Option<std::time::Duration>,
+    pub client_type: client::ClientType,
+    pub mqtt_client: Option<String>,
 }
 
 /// State shared by every task of one server.
@@ -99,6 +109,9 @@ pub struct ServerShared {
     pub started: Instant,
     pub client_addr: SocketAddr,
     pub http_addr: Mutex<Option<SocketAddr>>,
+    /// Where the WebSocket and MQTT front ends listen, once bound.
+    pub websocket_addr: Mutex<Option<SocketAddr>>,
+    pub mqtt_addr: Mutex<Option<SocketAddr>>,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
     pub config_load_time: SystemTime,
@@ -106,6 +119,8 @@ pub struct ServerShared {
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// The JetStream subsystem, set at start when enabled.
     pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
+    /// The MQTT front end's state, set at start when an `mqtt` block listens.
+    pub mqtt: std::sync::OnceLock<Arc<crate::mqtt::Mqtt>>,
 }
 
 impl ServerShared {
@@ -162,6 +177,8 @@ impl ServerShared {
             user: meta.user,
             account: c.account().name.clone(),
             rtt: meta.rtt,
+            client_type: meta.client_type,
+            mqtt_client: meta.mqtt_client,
         };
         let mut q = self.closed.lock();
         if q.len() >= CLOSED_CONNS_KEPT {
@@ -246,15 +263,19 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         started: Instant::now(),
         client_addr,
         http_addr: Mutex::new(None),
+        websocket_addr: Mutex::new(None),
+        mqtt_addr: Mutex::new(None),
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
         config_load_time: SystemTime::now(),
         cluster,
         jetstream: std::sync::OnceLock::new(),
+        mqtt: std::sync::OnceLock::new(),
     });
     if let Some(js) = crate::jetstream::JetStream::start(&shared).await? {
         let _ = shared.jetstream.set(js);
     }
+    start_frontends(&shared).await?;
 
     let http_addr = match shared.config.http_port {
         Some(port) => {
@@ -288,6 +309,45 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         client_addr,
         http_addr,
     })
+}
+
+/// Starts the WebSocket and MQTT listeners that the configuration enables.
+async fn start_frontends(shared: &Arc<ServerShared>) -> Result<(), StartError> {
+    if let Some(ws) = shared.config.websocket.clone() {
+        if let Some(port) = ws.port {
+            let a = crate::websocket::start(shared, &ws)
+                .await
+                .map_err(|source| StartError::FrontendListen {
+                    what: "websocket",
+                    addr: format!("{}:{port}", ws.host),
+                    source,
+                })?;
+            *shared.websocket_addr.lock() = Some(a);
+        }
+    }
+    if let Some(m) = shared.config.mqtt.clone() {
+        if let Some(port) = m.port {
+            if shared.config.server_name.is_none() {
+                return Err(StartError::Mqtt(
+                    "mqtt requires server name to be explicitly set".into(),
+                ));
+            }
+            if shared.jetstream.get().is_none() {
+                return Err(StartError::Mqtt(
+                    "mqtt requires JetStream to be enabled if running in standalone mode".into(),
+                ));
+            }
+            let a = crate::mqtt::start(shared, &m).await.map_err(|source| {
+                StartError::FrontendListen {
+                    what: "mqtt",
+                    addr: format!("{}:{port}", m.host),
+                    source,
+                }
+            })?;
+            *shared.mqtt_addr.lock() = Some(a);
+        }
+    }
+    Ok(())
 }
 
 async fn accept_loop(server: Arc<ServerShared>, listener: TcpListener) {

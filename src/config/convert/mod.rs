@@ -9,6 +9,7 @@
 mod accounts;
 mod auth;
 mod cluster;
+mod frontends;
 mod jetstream;
 
 use std::collections::HashMap;
@@ -32,9 +33,6 @@ pub const MIN_LAME_DUCK: Duration = Duration::from_secs(30);
 /// Top-level keys nats-server knows that natrium does not implement (yet).
 const UNSUPPORTED_TOP: &[&str] = &[
     "tls",
-    "websocket",
-    "ws",
-    "mqtt",
     "leafnodes",
     "leaf",
     "gateway",
@@ -241,6 +239,8 @@ impl Conv {
                 }
                 "cluster" => c.cluster = Some(self.cluster(k, v)?),
                 "jetstream" => c.jetstream = Some(self.jetstream(k, v)?),
+                "websocket" | "ws" => c.websocket = Some(self.websocket(k, v)?),
+                "mqtt" => c.mqtt = Some(self.mqtt(k, v)?),
                 "store_dir" | "storedir" => {
                     top_store_dir = Some((PathBuf::from(self.string(k, v)?), v.pos.clone()))
                 }
@@ -267,6 +267,7 @@ impl Conv {
             js.store_dir = Some(dir);
         }
         self.validate(&c, authorization_pos, system_account_pos, no_auth_user_pos)?;
+
         Ok(c)
     }
 
