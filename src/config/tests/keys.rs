@@ -523,12 +523,22 @@ fn unknown_keys_warn_at_every_level() {
 
 #[test]
 fn unsupported_keys_warn() {
-    let text = "websocket { port: 1, no_tls: true }\nmqtt {}\nleafnodes { port: 7422 }\ngateway { name: g }\nserver_tags: [a]\nmappings {}\nlogtime_utc: true\nsyslog: true\nmax_sub_tokens: 5\nlame_duck_grace_period: \"10s\"\nports_file_dir: /tmp\ntrace_verbose: true\n";
+    let text = "leafnodes { port: 7422 }
+gateway { name: g }
+server_tags: [a]
+mappings {}
+logtime_utc: true
+syslog: true
+max_sub_tokens: 5
+lame_duck_grace_period: \"10s\"
+ports_file_dir: /tmp
+trace_verbose: true
+";
     let w = warns(text);
     assert_eq!(w.len(), 10, "{w:#?}");
     assert_eq!(
         w[0],
-        "test.conf:3:1: configuration key 'leafnodes' is not supported yet, ignored"
+        "test.conf:1:1: configuration key 'leafnodes' is not supported yet, ignored"
     );
     assert!(w
         .iter()
