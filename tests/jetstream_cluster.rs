@@ -149,7 +149,7 @@ async fn r3_and_r1_streams_work_from_any_node_and_replicas_match() {
     );
 
     // Created through n1, published through n2, read through n3.
-    let info = js1
+    let mut created = js1
         .create_stream(stream::Config {
             name: "ORDERS".into(),
             subjects: vec!["orders.>".into()],
@@ -158,7 +158,7 @@ async fn r3_and_r1_streams_work_from_any_node_and_replicas_match() {
         })
         .await
         .expect("R3 create");
-    assert_eq!(info.config.num_replicas, 3);
+    assert_eq!(created.cached_info().config.num_replicas, 3);
     for i in 0..200u64 {
         let ack = js2
             .publish(format!("orders.{}", i % 7), Bytes::from(format!("m{i}")))

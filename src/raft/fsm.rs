@@ -109,9 +109,12 @@ impl RaftStateMachine<TypeConfig> for FsmAdapter {
         let mut replies = vec![Reply::default(); entries.len()];
         let mut cmds = Vec::new();
         let mut slots = Vec::new();
-        let already = self.applied.last_applied.map_or(0, |l| l.index);
+        // Entries at or below what the state already holds are skipped (a snapshot
+        // or an earlier write covered them). Index 0 is a real entry (the membership
+        // written by `initialize`), so "nothing applied" must not read as index 0.
+        let already = self.applied.last_applied.map(|l| l.index);
         for (i, e) in entries.iter().enumerate() {
-            if e.log_id.index <= already {
+            if already.is_some_and(|a| e.log_id.index <= a) {
                 continue;
             }
             self.applied.last_applied = Some(e.log_id);

@@ -53,6 +53,25 @@ impl RaftGroup {
         self.raft.metrics().borrow().clone()
     }
 
+    /// The leader as the rest of natrium may rely on it: this node counts as leader
+    /// only once it is in the leader state *and* has applied an entry of its own term
+    /// (so every entry committed before its election is applied here too; at startup
+    /// openraft may report this node as leader from its persisted vote before then).
+    fn effective_leader(
+        m: &openraft::RaftMetrics<NodeId, openraft::EmptyNode>,
+        node: NodeId,
+    ) -> Option<NodeId> {
+        match m.current_leader {
+            Some(l) if l == node => {
+                let applied_own_term = m
+                    .last_applied
+                    .is_some_and(|a| a.leader_id.term == m.current_term);
+                (m.state == ServerState::Leader && applied_own_term).then_some(l)
+            }
+            other => other,
+        }
+    }
+
     /// Proposes on this node, which must be the leader.
     pub async fn propose_local(&self, cmd: Vec<u8>) -> Result<Vec<u8>, ProposeError> {
         {
@@ -164,15 +183,16 @@ impl Group for RaftGroup {
     }
 
     fn leader(&self) -> Option<NodeId> {
-        self.raft.metrics().borrow().current_leader
+        Self::effective_leader(&self.raft.metrics().borrow(), self.node)
     }
 
     fn leader_watch(&self) -> watch::Receiver<Option<NodeId>> {
         let mut metrics = self.raft.metrics();
-        let (tx, rx) = watch::channel(metrics.borrow().current_leader);
+        let node = self.node;
+        let (tx, rx) = watch::channel(Self::effective_leader(&metrics.borrow(), node));
         tokio::spawn(async move {
             while metrics.changed().await.is_ok() {
-                let l = metrics.borrow().current_leader;
+                let l = Self::effective_leader(&metrics.borrow(), node);
                 tx.send_if_modified(|cur| {
                     let changed = *cur != l;
                     *cur = l;

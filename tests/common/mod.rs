@@ -22,6 +22,13 @@ pub fn test_config() -> Config {
 }
 
 pub async fn start_server(cfg: Config) -> RunningServer {
+    // `NATRIUM_TEST_LOG=debug cargo test ...` shows the in-process server's logs.
+    if let Ok(filter) = std::env::var("NATRIUM_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
     start(cfg).await.expect("server starts")
 }
 

@@ -523,9 +523,9 @@ fn unknown_keys_warn_at_every_level() {
 
 #[test]
 fn unsupported_keys_warn() {
-    let text = "tls { cert_file: x }\nwebsocket { port: 1 }\nmqtt {}\nleafnodes {}\ngateway {}\nserver_tags: [a]\nmappings {}\noperator: x\nresolver: MEMORY\nlogtime_utc: true\nsyslog: true\nmax_sub_tokens: 5\nlame_duck_grace_period: \"10s\"\nports_file_dir: /tmp\ntrace_verbose: true\n";
+    let text = "tls { cert_file: x }\nleafnodes {}\ngateway {}\nserver_tags: [a]\nmappings {}\noperator: x\nresolver: MEMORY\nlogtime_utc: true\nsyslog: true\nmax_sub_tokens: 5\nlame_duck_grace_period: \"10s\"\nports_file_dir: /tmp\ntrace_verbose: true\n";
     let w = warns(text);
-    assert_eq!(w.len(), 15, "{w:#?}");
+    assert_eq!(w.len(), 13, "{w:#?}");
     assert_eq!(
         w[0],
         "test.conf:1:1: configuration key 'tls' is not supported yet, ignored"

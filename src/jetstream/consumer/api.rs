@@ -55,7 +55,7 @@ pub async fn handle(
         ["DELETE", stream, name] => match js.stream(account, stream) {
             None => Err(ApiError::stream_not_found()),
             Some(s) => {
-                if s.delete_consumer(server, name) {
+                if s.delete_consumer_committed(server, name).await {
                     match s.sync().await {
                         Ok(()) => Ok(json!({ "success": true })),
                         Err(e) => Err(e),

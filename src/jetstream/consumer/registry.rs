@@ -163,8 +163,34 @@ impl Stream {
         Ok((c, true))
     }
 
-    /// Deletes a consumer; false if there is none by that name.
+    /// Deletes a consumer; false if there is none by that name. The removal (and,
+    /// for interest streams, the release of what only it held) is replicated in the
+    /// background; [`Stream::delete_consumer_committed`] waits for it.
     pub fn delete_consumer(self: &Arc<Self>, server: &ServerShared, name: &str) -> bool {
+        if !self.delete_consumer_here(server, name) {
+            return false;
+        }
+        let s = self.clone();
+        let n = name.to_string();
+        self.tasks()
+            .spawn(async move { s.replicate_consumer_removal(n).await });
+        true
+    }
+
+    /// [`Stream::delete_consumer`] that returns once the removal is committed.
+    pub async fn delete_consumer_committed(
+        self: &Arc<Self>,
+        server: &ServerShared,
+        name: &str,
+    ) -> bool {
+        if !self.delete_consumer_here(server, name) {
+            return false;
+        }
+        self.replicate_consumer_removal(name.to_string()).await;
+        true
+    }
+
+    fn delete_consumer_here(self: &Arc<Self>, server: &ServerShared, name: &str) -> bool {
         let Some(c) = self.consumers.lock().remove(name) else {
             return false;
         };
@@ -172,21 +198,30 @@ impl Stream {
         if let Err(e) = c.erase() {
             warn!(consumer = %name, error = %e, "consumer record not removed");
         }
-        let retention = self.core.lock().state.config.retention;
-        let s = self.clone();
-        let n = name.to_string();
-        self.tasks().spawn(async move {
-            if let Err(e) = s.propose_one(Op::ConsumerRemove { name: n }).await {
-                warn!(error = %e, "consumer removal not replicated");
-                return;
-            }
-            if retention == Retention::Interest {
-                s.sweep_interest();
-            }
-        });
         info!(stream = %self.name, consumer = %name, "consumer deleted");
         advisory::action(server, self, name, false);
         true
+    }
+
+    async fn replicate_consumer_removal(self: &Arc<Self>, name: String) {
+        if let Err(e) = self.propose_one(Op::ConsumerRemove { name }).await {
+            warn!(error = %e, "consumer removal not replicated");
+            return;
+        }
+        if self.core.lock().state.config.retention == Retention::Interest {
+            let ops = self.interest_sweep();
+            if let Err(e) = self.propose_removals(ops).await {
+                warn!(error = %e, "interest release not replicated");
+            }
+        }
+    }
+
+    /// Proposes removals (nothing to do for none).
+    pub async fn propose_removals(&self, ops: Vec<Op>) -> Result<(), ApiError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.propose_ops(ops).await.map(|_| ())
     }
 
     /// Stops every consumer here and keeps their records (leadership moved away).
@@ -261,10 +296,12 @@ impl Stream {
 
     /// Retention after consumer `by` acknowledged `seqs`: a workqueue stream removes
     /// them; an interest stream removes those every interested consumer is done with.
-    pub fn on_acked(self: &Arc<Self>, by: &str, seqs: &[u64]) {
+    /// The removals go through the log, so every replica removes the same messages;
+    /// the consumers are pruned once they are applied.
+    pub fn retention_removals(&self, by: &str, seqs: &[u64]) -> Vec<Op> {
         let retention = self.core.lock().state.config.retention;
         let others: Vec<Arc<Consumer>> = match retention {
-            Retention::Limits => return,
+            Retention::Limits => return Vec::new(),
             Retention::Workqueue => Vec::new(),
             Retention::Interest => self
                 .consumer_list()
@@ -285,13 +322,11 @@ impl Stream {
             }
             removals.push(Op::Remove { seq });
         }
-        // Removed through the log, so every replica removes the same messages; the
-        // consumers are pruned once it is applied.
-        self.propose_background(removals);
+        removals
     }
 
-    /// Interest streams: removes messages no remaining consumer still needs.
-    fn sweep_interest(self: &Arc<Self>) {
+    /// Interest streams: the removals of messages no remaining consumer still needs.
+    fn interest_sweep(&self) -> Vec<Op> {
         let consumers = self.consumer_list();
         let mut victims = Vec::new();
         {
@@ -307,12 +342,10 @@ impl Stream {
             }
         }
         victims.retain(|(seq, subject)| consumers.iter().all(|c| c.done_with(*seq, subject)));
-        self.propose_background(
-            victims
-                .into_iter()
-                .map(|(seq, _)| Op::Remove { seq })
-                .collect(),
-        );
+        victims
+            .into_iter()
+            .map(|(seq, _)| Op::Remove { seq })
+            .collect()
     }
 
     /// After messages left the stream: consumers drop what they no longer can deliver.

@@ -68,8 +68,14 @@ pub async fn run(server: Arc<ServerShared>, c: Arc<Consumer>, mut rx: mpsc::Rece
         on_timers(&server, &c, now);
         deliver(&server, &c, now, &mut acked);
         if !acked.is_empty() {
-            c.stream.on_acked(&c.name, &acked);
+            let removals = c.stream.retention_removals(&c.name, &acked);
             acked.clear();
+            if confirm.is_empty() {
+                c.stream.propose_background(removals);
+            } else if let Err(e) = c.stream.propose_removals(removals).await {
+                // A double ack waits for the removals it caused to be committed.
+                debug!(error = %e, "retention removals not committed");
+            }
         }
         let (dirty, since) = {
             let core = c.core.lock();
