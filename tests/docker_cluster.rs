@@ -1,9 +1,11 @@
 //! The Docker deployment: builds the image (FROM scratch, no registry needed), brings
 //! docker-compose.cluster.yml up, checks that every node reports two routes, and tears
-//! it down again, also on failure. Skipped, with the reason printed, where no Docker
-//! engine runs or no compose command exists.
+//! it down again, also on failure. Where no Docker engine runs or no compose command
+//! exists it fails under `CI` and is otherwise skipped visibly (`common::skip`: the
+//! reason is printed and listed in tests/run.sh's summary).
 
 mod cluster;
+mod common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -53,13 +55,10 @@ impl Drop for Down {
     }
 }
 
-/// Prints why the test is skipped straight to stderr, past the test harness' output
-/// capture, so CI logs show it.
 fn skip(reason: &str) {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED docker_compose_cluster_forms_full_mesh: {reason}"
+    common::skip(
+        "docker_cluster::docker_compose_cluster_forms_full_mesh",
+        reason,
     );
 }
 

@@ -1,6 +1,6 @@
 //! nats.py, a second official client, against natrium: pub/sub, queue groups,
-//! request/reply, headers, no-responders. Skips (with the reason printed) only when
-//! python3 or the nats-py package is missing; tests/run.sh installs it.
+//! request/reply, headers, no-responders. Fails when python3 or nats-py is missing
+//! (tests/run.sh installs them).
 
 mod common;
 mod js_common;

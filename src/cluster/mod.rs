@@ -482,11 +482,18 @@ impl Cluster {
     }
 }
 
-/// Starts the route listener and the dialers of the configured routes.
-pub fn start(server: &Arc<ServerShared>, cluster: Arc<Cluster>, listener: tokio::net::TcpListener) {
+/// Makes every account count its local subscriptions for the routes. Called before
+/// anything subscribes (JetStream's API services, front ends), so no interest is
+/// missing from what new routes are sent.
+pub fn attach_accounts(server: &ServerShared, cluster: &Arc<Cluster>) {
     for account in server.accounts.iter() {
         account.interest.attach(cluster.clone());
     }
+}
+
+/// Starts the route listener and the dialers of the configured routes.
+pub fn start(server: &Arc<ServerShared>, cluster: Arc<Cluster>, listener: tokio::net::TcpListener) {
+    attach_accounts(server, &cluster);
     server.tasks.spawn(route::accept_loop(
         server.clone(),
         cluster.clone(),

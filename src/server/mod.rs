@@ -299,6 +299,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         jetstream: std::sync::OnceLock::new(),
         mqtt: std::sync::OnceLock::new(),
     });
+    if let Some(c) = &shared.cluster {
+        crate::cluster::attach_accounts(&shared, c);
+    }
     if let Some(js) = crate::jetstream::JetStream::start(&shared).await? {
         let _ = shared.jetstream.set(js);
     }

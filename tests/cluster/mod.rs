@@ -224,6 +224,28 @@ impl Drop for Nodes {
         for n in &mut self.nodes {
             n.kill();
         }
+        // A failing test shows the end of every node's log (or all of it, and the
+        // directory is kept, with NATRIUM_KEEP_TEST_DIRS=1).
+        if std::thread::panicking() {
+            let keep = std::env::var_os("NATRIUM_KEEP_TEST_DIRS").is_some();
+            for n in &self.nodes {
+                let text = n.log_text();
+                let lines: Vec<&str> = text.lines().collect();
+                let from = if keep {
+                    0
+                } else {
+                    lines.len().saturating_sub(40)
+                };
+                eprintln!("---- {} log ({}), last lines:", n.name, n.log.display());
+                for l in &lines[from..] {
+                    eprintln!("{l}");
+                }
+            }
+            if keep {
+                let path = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+                eprintln!("---- kept {}", path.keep().display());
+            }
+        }
     }
 }
 
@@ -298,7 +320,7 @@ impl Nodes {
             .collect();
         let url = |i: usize| format!("nats://{ROUTE_USER}:{ROUTE_PASS}@127.0.0.1:{}", ports[i].2);
         let mut nodes = Vec::new();
-        for i in 0..3 {
+        for (i, port) in ports.iter().enumerate() {
             let name = format!("n{}", i + 1);
             let routes = (0..3).filter(|j| *j != i).map(url).collect();
             let n = make_node(
@@ -309,7 +331,7 @@ impl Nodes {
                     routes,
                     route_auth: auth,
                 },
-                Some(ports[i]),
+                Some(*port),
             );
             n.enable_jetstream(&dir.path().join(format!("store-{name}")));
             nodes.push(n);

@@ -181,29 +181,48 @@ pub async fn barrier(c: &async_nats::Client) {
         .expect("barrier message");
 }
 
-/// Runs `tests/py/<script>` with the server URL and checks it printed `OK <check>` for
-/// every check. Skips (printing why) only when python3 or nats-py is missing;
-/// tests/run.sh installs them.
-pub async fn run_python(script: &str, url: &str, checks: &[&str]) {
-    let have_py = std::process::Command::new("python3")
-        .args(["-c", "import nats.js"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !have_py {
-        eprintln!("SKIPPED {script}: python3 with nats-py is not installed (pip install nats-py)");
-        return;
+/// Every Python package the scripts in tests/py import. tests/run.sh installs them;
+/// the tests fail, never skip, without them.
+pub const PY_IMPORTS: &str = "import nats, nats.js, aiohttp, paho.mqtt";
+
+/// The one check that python3 and the packages the scripts need are present; panics
+/// with the command that installs them otherwise.
+pub fn require_python() {
+    let out = std::process::Command::new("python3")
+        .args(["-c", PY_IMPORTS])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "python3 lacks a package the tests need (`{PY_IMPORTS}` failed: {}); \
+             run tests/run.sh or `python3 -m pip install nats-py aiohttp paho-mqtt`",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => panic!("python3 is required by the tests and could not run: {e}"),
     }
+}
+
+/// Runs `tests/py/<script>` with the server URL and checks it printed `OK <check>` for
+/// every check. Fails when python3 or a package is missing (`require_python`).
+pub async fn run_python(script: &str, url: &str, checks: &[&str]) {
+    run_python_args(script, &[url.to_string()], checks).await
+}
+
+/// Runs `tests/py/<script>` with `args` under a 90 s deadline; asserts success and an
+/// `OK <check>` line for each check.
+pub async fn run_python_args(script: &str, args: &[String], checks: &[&str]) {
+    require_python();
     let path = format!("{}/tests/py/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::time::timeout(
-        std::time::Duration::from_secs(60),
+        Duration::from_secs(90),
         tokio::process::Command::new("python3")
             .arg(&path)
-            .arg(url)
+            .args(args)
+            .kill_on_drop(true)
             .output(),
     )
     .await
-    .expect("nats.py checks finish within 60s")
+    .unwrap_or_else(|_| panic!("{script} finishes within 90s"))
     .expect("run python3");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -213,5 +232,26 @@ pub async fn run_python(script: &str, url: &str, checks: &[&str]) {
             stdout.contains(&format!("OK {check}")),
             "{script}: missing {check}:\n{stdout}"
         );
+    }
+}
+
+/// Records an intentional skip: printed to stderr past libtest's capture and appended
+/// to the file named by `NATRIUM_SKIP_LOG` (tests/run.sh sets it and prints every
+/// line of it in its summary). Under `CI` a skip is a failure instead.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false") {
+        panic!("{test} cannot run under CI: {reason}");
+    }
+    let line = format!("SKIPPED {test}: {reason}");
+    let _ = writeln!(std::io::stderr(), "{line}");
+    if let Some(path) = std::env::var_os("NATRIUM_SKIP_LOG") {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
     }
 }

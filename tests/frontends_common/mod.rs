@@ -1,7 +1,6 @@
 //! Helpers for the WebSocket and MQTT tests: servers with the front ends on
-//! ephemeral loopback ports, and the Python client runner (paho-mqtt, nats.py with
-//! aiohttp), which fails rather than skips when the packages are missing
-//! (tests/run.sh installs them).
+//! ephemeral loopback ports; the Python client runner (paho-mqtt, nats.py with
+//! aiohttp) is `common::run_python_args`, which fails when a package is missing.
 
 #![allow(dead_code)]
 
@@ -57,36 +56,4 @@ pub fn mqtt_addr(srv: &RunningServer) -> SocketAddr {
     srv.shared.mqtt_addr.lock().expect("mqtt listening")
 }
 
-/// Runs `tests/py/<script>` with `args`; asserts success and an `OK <check>` line
-/// for each check.
-pub async fn run_python(script: &str, args: &[String], checks: &[&str]) {
-    let have = std::process::Command::new("python3")
-        .args(["-c", "import nats, aiohttp, paho.mqtt"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        have,
-        "python3 with nats-py, aiohttp and paho-mqtt is required (tests/run.sh installs them)"
-    );
-    let path = format!("{}/tests/py/{script}", env!("CARGO_MANIFEST_DIR"));
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(90),
-        tokio::process::Command::new("python3")
-            .arg(&path)
-            .args(args)
-            .output(),
-    )
-    .await
-    .expect("python checks finish within 90s")
-    .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
-    for check in checks {
-        assert!(
-            stdout.contains(&format!("OK {check}")),
-            "{script}: missing {check}:\n{stdout}"
-        );
-    }
-}
+pub use crate::common::run_python_args as run_python;
