@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ClusterConfig, Config, JetStreamConfig};
+use crate::config::{ClusterConfig, Config, JetStreamConfig, TlsConfig};
 
 /// natrium: a NATS-compatible, Raft-replicated message broker.
 #[derive(Debug, Parser)]
@@ -90,6 +90,21 @@ pub struct ServerArgs {
     /// Client URL advertised to other nodes' clients.
     #[arg(long = "client_advertise")]
     pub client_advertise: Option<String>,
+    /// Require TLS on the client port (needs --tlscert and --tlskey).
+    #[arg(long = "tls")]
+    pub tls: bool,
+    /// Server certificate (PEM).
+    #[arg(long = "tlscert")]
+    pub tlscert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long = "tlskey")]
+    pub tlskey: Option<PathBuf>,
+    /// CA bundle client certificates must chain to (PEM).
+    #[arg(long = "tlscacert")]
+    pub tlscacert: Option<PathBuf>,
+    /// Require and verify client certificates (implies --tls).
+    #[arg(long = "tlsverify")]
+    pub tlsverify: bool,
     /// Print the version and exit.
     #[arg(short = 'v', long = "version")]
     pub version: bool,
@@ -118,6 +133,11 @@ const LONG_OPTS: &[&str] = &[
     "routes",
     "cluster_name",
     "client_advertise",
+    "tls",
+    "tlscert",
+    "tlskey",
+    "tlscacert",
+    "tlsverify",
     "version",
 ];
 
@@ -184,6 +204,48 @@ fn host_port(url: &str) -> Option<(String, u16)> {
 }
 
 impl ServerArgs {
+    /// `--tls`, `--tlscert`, `--tlskey`, `--tlscacert`, `--tlsverify` over the file's
+    /// `tls` block. Certificate flags without `--tls`/`--tlsverify` change an existing
+    /// block only; turning TLS on needs a certificate and a key.
+    fn apply_tls(&self, cfg: &mut Config) -> Result<(), FlagError> {
+        let any_file = self.tlscert.is_some() || self.tlskey.is_some() || self.tlscacert.is_some();
+        let turn_on = self.tls || self.tlsverify;
+        let amend = any_file && cfg.tls.is_some();
+        if !turn_on && !amend {
+            if any_file {
+                return Err(FlagError {
+                    flag: "--tlscert/--tlskey/--tlscacert",
+                    reason: "TLS is off: add --tls (or --tlsverify)".into(),
+                });
+            }
+            return Ok(());
+        }
+        let t = cfg.tls.get_or_insert_with(TlsConfig::default);
+        if let Some(c) = &self.tlscert {
+            t.cert_file = c.clone();
+        }
+        if let Some(k) = &self.tlskey {
+            t.key_file = k.clone();
+        }
+        if let Some(ca) = &self.tlscacert {
+            t.ca_file = Some(ca.clone());
+        }
+        t.verify |= self.tlsverify;
+        if t.cert_file.as_os_str().is_empty() || t.key_file.as_os_str().is_empty() {
+            return Err(FlagError {
+                flag: "--tls",
+                reason: "TLS needs a server certificate and key (--tlscert and --tlskey)".into(),
+            });
+        }
+        if t.verify && t.ca_file.is_none() {
+            return Err(FlagError {
+                flag: "--tlsverify",
+                reason: "verifying client certificates needs --tlscacert".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Applies the flags over `cfg` (flags win).
     pub fn apply(&self, cfg: &mut Config) -> Result<(), FlagError> {
         if let Some(p) = self.port {
@@ -222,6 +284,7 @@ impl ServerArgs {
         if let Some(p) = &self.pid {
             cfg.pid_file = Some(p.clone());
         }
+        self.apply_tls(cfg)?;
         cfg.debug |= self.debug;
         cfg.trace |= self.trace;
         if let Some(ca) = &self.client_advertise {

@@ -31,5 +31,6 @@ pub mod server;
 pub mod store;
 pub mod subject;
 pub mod sublist;
+pub mod tls;
 pub mod util;
 pub mod websocket;

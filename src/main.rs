@@ -59,6 +59,13 @@ fn main() -> ExitCode {
         eprintln!("natrium: {e}");
         return ExitCode::FAILURE;
     }
+    if let Some(t) = &cfg.tls {
+        // The certificates are loaded now, so `-t` and a start report a bad file alike.
+        if let Err(e) = natrium::tls::server_config(t) {
+            eprintln!("natrium: tls: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     if cli.server.test_config {
         match &cli.server.config {
             Some(p) => println!(

@@ -20,8 +20,8 @@ const CASES: &[(&str, &str)] = &[
         "c.conf:2:1: 'operator' is not supported by natrium",
     ),
     (
-        "port: -1\ntls {\n  cert_file: server.pem\n  key_file: key.pem\n}\n",
-        "c.conf:2:1: 'tls' is not supported by natrium",
+        "port: -1\ntls {\n  cert_file: server.pem\n  key_file: key.pem\n  verify_and_map: true\n}\n",
+        "c.conf:5:3: 'tls.verify_and_map' is not supported by natrium",
     ),
     (
         "port: -1\nauthorization {\n  users = [ { nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4 } ]\n}\n",

@@ -53,6 +53,8 @@ pub struct Config {
     pub system_account: Option<String>,
     /// `no_auth_user`: connections without credentials become this user.
     pub no_auth_user: Option<String>,
+    /// `tls { ... }` for client connections (and `--tls*` flags).
+    pub tls: Option<TlsConfig>,
     pub cluster: Option<ClusterConfig>,
     pub jetstream: Option<JetStreamConfig>,
     pub websocket: Option<WebSocketConfig>,
@@ -91,6 +93,7 @@ impl Default for Config {
             accounts: Vec::new(),
             system_account: None,
             no_auth_user: None,
+            tls: None,
             cluster: None,
             jetstream: None,
             websocket: None,
@@ -194,6 +197,38 @@ pub struct AccountJetStream {
     pub max_file: Option<i64>,
     pub max_streams: Option<i64>,
     pub max_consumers: Option<i64>,
+}
+
+/// A `tls { ... }` block: the certificate a listener presents and whether it
+/// verifies its peers' certificates (mutual TLS).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// CA bundle that peer certificates must chain to (required with `verify`).
+    pub ca_file: Option<PathBuf>,
+    /// Require and verify a client (or peer) certificate.
+    pub verify: bool,
+    /// `verify_and_map`: verify, and the certificate names the user (no password).
+    pub verify_and_map: bool,
+    /// Handshake deadline; default 2 s (`timeout` is float seconds).
+    pub timeout: Duration,
+    /// TLS before INFO (`handshake_first: true`).
+    pub handshake_first: bool,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert_file: PathBuf::new(),
+            key_file: PathBuf::new(),
+            ca_file: None,
+            verify: false,
+            verify_and_map: false,
+            timeout: Duration::from_secs(2),
+            handshake_first: false,
+        }
+    }
 }
 
 /// `cluster { ... }`.

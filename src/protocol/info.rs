@@ -20,6 +20,8 @@ pub struct ServerInfo {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_required: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub jetstream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<u64>,

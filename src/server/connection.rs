@@ -78,11 +78,29 @@ pub async fn serve(server: Arc<ServerShared>, stream: TcpStream, cid: u64) {
 /// side of a WebSocket); returns why it closed.
 pub async fn serve_io<R, W>(
     server: Arc<ServerShared>,
+    rd: R,
+    wr: W,
+    addr: std::net::SocketAddr,
+    cid: u64,
+    client_type: ClientType,
+) -> CloseReason
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    serve_stream(server, rd, wr, addr, cid, client_type, true).await
+}
+
+/// [`serve_io`], with `send_info: false` when INFO already went out in plaintext
+/// before a TLS upgrade.
+pub async fn serve_stream<R, W>(
+    server: Arc<ServerShared>,
     mut rd: R,
     wr: W,
     addr: std::net::SocketAddr,
     cid: u64,
     client_type: ClientType,
+    send_info: bool,
 ) -> CloseReason
 where
     R: AsyncRead + Unpin,
@@ -103,9 +121,11 @@ where
         server.register_client(&handle);
         debug!("client connection created");
 
-        let info = server.client_info_json(cid, addr);
-        let _ = handle.out.push(|b| encode::info(b, &info));
-        handle.out.wake();
+        if send_info {
+            let info = server.client_info_json_for(cid, addr, client_type);
+            let _ = handle.out.push(|b| encode::info(b, &info));
+            handle.out.wake();
+        }
 
         let writer_handle = handle.clone();
         let write_deadline = server.config.write_deadline;

@@ -17,6 +17,7 @@ pub mod outbound;
 pub mod router;
 pub mod stats;
 pub mod subscription;
+pub mod tls_conn;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -67,6 +68,8 @@ pub enum StartError {
     },
     #[error("{0}")]
     Mqtt(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot listen for routes on {addr}: {source}")]
     RouteListen {
         addr: String,
@@ -101,6 +104,8 @@ pub struct ServerShared {
     pub name: String,
     pub accounts: Accounts,
     pub auth: Arc<Authenticator>,
+    /// TLS for client connections (`tls { ... }`), when configured.
+    pub tls: Option<Arc<crate::tls::ServerTls>>,
     pub stats: ServerStats,
     pub clients: RwLock<BTreeMap<u64, Arc<ClientHandle>>>,
     pub closed: Mutex<VecDeque<ClosedConn>>,
@@ -124,9 +129,26 @@ pub struct ServerShared {
 }
 
 impl ServerShared {
-    /// The INFO JSON sent to a new client.
+    /// The INFO JSON for a NATS protocol client on the client port.
     pub fn client_info_json(&self, cid: u64, addr: SocketAddr) -> Vec<u8> {
+        self.client_info_json_for(cid, addr, client::ClientType::Nats)
+    }
+
+    /// The INFO JSON sent to a new client (TLS fields only for NATS clients: the
+    /// WebSocket and MQTT listeners have their own transport).
+    pub fn client_info_json_for(
+        &self,
+        cid: u64,
+        addr: SocketAddr,
+        client_type: client::ClientType,
+    ) -> Vec<u8> {
+        let tls = self
+            .tls
+            .as_ref()
+            .filter(|_| client_type == client::ClientType::Nats);
         let info = ServerInfo {
+            tls_required: tls.is_some(),
+            tls_verify: tls.is_some_and(|t| t.settings.verify),
             server_id: self.id.clone(),
             server_name: self.name.clone(),
             version: ADVERTISED_VERSION.to_string(),
@@ -220,6 +242,10 @@ impl RunningServer {
 
 /// Binds the listeners and starts serving. Returns once the ports are bound.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    let tls = match &config.tls {
+        Some(t) => Some(Arc::new(crate::tls::ServerTls::new(t)?)),
+        None => None,
+    };
     let addr = format!("{}:{}", config.host, config.port);
     let listener = TcpListener::bind(&addr)
         .await
@@ -252,6 +278,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let shared = Arc::new(ServerShared {
         accounts: Accounts::from_config(&config),
         auth: Arc::new(Authenticator::from_config(&config)),
+        tls,
         config,
         id,
         name,
@@ -383,7 +410,7 @@ async fn accept_loop(server: Arc<ServerShared>, listener: TcpListener) {
         let cid = server.next_cid.fetch_add(1, Ordering::Relaxed);
         server
             .tasks
-            .spawn(connection::serve(server.clone(), stream, cid));
+            .spawn(tls_conn::serve(server.clone(), stream, cid));
     }
     info!("client listener closed");
 }

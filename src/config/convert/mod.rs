@@ -11,6 +11,7 @@ mod auth;
 mod cluster;
 mod frontends;
 mod jetstream;
+mod tls;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,7 +34,6 @@ pub const MIN_LAME_DUCK: Duration = Duration::from_secs(30);
 /// Top-level security settings natrium does not implement: a config that sets one
 /// is refused (see [`Conv::refuse`]), never run with the setting ignored.
 const REFUSED_TOP: &[&str] = &[
-    "tls",
     "allow_non_tls",
     "operator",
     "operators",
@@ -297,6 +297,7 @@ impl Conv {
                     c.no_auth_user = Some(self.string(k, v)?);
                     no_auth_user_pos = Some(v.pos.clone());
                 }
+                "tls" => c.tls = Some(self.tls(k, v)?),
                 "cluster" => c.cluster = Some(self.cluster(k, v)?),
                 "jetstream" => c.jetstream = Some(self.jetstream(k, v)?),
                 "websocket" | "ws" => c.websocket = Some(self.websocket(k, v)?),

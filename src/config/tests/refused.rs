@@ -8,7 +8,26 @@ const TAIL: &str =
 
 /// (config text, position and key expected in the error)
 const REFUSED: &[(&str, &str)] = &[
-    ("tls { cert_file: x }", "1:1: 'tls'"),
+    (
+        "tls { cert_file: x, key_file: y, cipher_suites: [] }",
+        "1:34: 'tls.cipher_suites'",
+    ),
+    (
+        "tls { cert_file: x, key_file: y, pinned_certs: [] }",
+        "1:34: 'tls.pinned_certs'",
+    ),
+    (
+        "tls { cert_file: x, key_file: y, verify_and_map: true }",
+        "1:34: 'tls.verify_and_map'",
+    ),
+    (
+        "tls { cert_file: x, key_file: y, insecure: true }",
+        "1:34: 'tls.insecure'",
+    ),
+    (
+        "tls { cert_file: x, key_file: y, min_version: \"1.3\" }",
+        "1:34: 'tls.min_version'",
+    ),
     ("allow_non_tls: true", "1:1: 'allow_non_tls'"),
     ("operator: op.jwt", "1:1: 'operator'"),
     ("operators: [op.jwt]", "1:1: 'operators'"),
@@ -90,8 +109,8 @@ fn security_settings_are_refused_with_positions() {
         assert!(e.contains("; remove "), "{text:?}: {e}");
     }
     assert_eq!(
-        load_err("tls { cert_file: x }"),
-        format!("test.conf:1:1: 'tls' {TAIL}")
+        load_err("ocsp: true"),
+        format!("test.conf:1:1: 'ocsp' {TAIL}")
     );
 }
 
@@ -112,5 +131,28 @@ fn leafnodes_and_gateways_refused_only_with_security_settings() {
     assert_eq!(
         warns("leafnodes { port: 7422 }"),
         vec!["test.conf:1:1: configuration key 'leafnodes' is not supported yet, ignored"]
+    );
+}
+
+#[test]
+fn tls_block() {
+    let c = cfg("tls {\n  cert_file: \"s.pem\"\n  key_file: k.pem\n  ca_file: ca.pem\n  verify: true\n  timeout: 0.5\n  handshake_first: true\n}");
+    let t = c.tls.expect("tls");
+    assert_eq!(t.cert_file, PathBuf::from("s.pem"));
+    assert_eq!(t.key_file, PathBuf::from("k.pem"));
+    assert_eq!(t.ca_file, Some(PathBuf::from("ca.pem")));
+    assert!(t.verify && t.handshake_first && !t.verify_and_map);
+    assert_eq!(t.timeout, std::time::Duration::from_millis(500));
+    assert_eq!(
+        load_err("tls { key_file: k }"),
+        "test.conf:1:5: invalid tls: missing 'cert_file'"
+    );
+    assert_eq!(
+        load_err("tls { cert_file: c, key_file: k, verify: true }"),
+        "test.conf:1:5: invalid tls: 'verify' needs a 'ca_file' (natrium does not use the system roots for client certificates)"
+    );
+    assert_eq!(
+        load_err("tls { cert_file: c, key_file: k, handshake_first: auto }"),
+        "test.conf:1:51: invalid tls.handshake_first \"auto\": expected true or false (the 'auto' fallback is not supported by natrium)"
     );
 }
