@@ -88,13 +88,13 @@ fn errors_and_warnings_have_positions() {
         load_err("\n\n\n\n\n\n\n\n\n\n\n    port: abc"),
         "node1.conf:12:11: invalid port \"abc\": expected an integer"
     );
-    let l = load("port: 1\nmystery: 2\ntls { }\nping_interval: 30");
+    let l = load("port: 1\nmystery: 2\nsyslog: true\nping_interval: 30");
     let w: Vec<String> = l.warnings.iter().map(Warning::to_string).collect();
     assert_eq!(
         w,
         vec![
             "node1.conf:2:1: unknown configuration key 'mystery', ignored",
-            "node1.conf:3:1: configuration key 'tls' is not supported yet, ignored",
+            "node1.conf:3:1: configuration key 'syslog' is not supported yet, ignored",
             "node1.conf:4:16: ping_interval should be a duration string such as \"30s\"; interpreted as 30 seconds",
         ]
     );

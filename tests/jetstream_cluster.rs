@@ -149,7 +149,7 @@ async fn r3_and_r1_streams_work_from_any_node_and_replicas_match() {
     );
 
     // Created through n1, published through n2, read through n3.
-    let mut created = js1
+    let created = js1
         .create_stream(stream::Config {
             name: "ORDERS".into(),
             subjects: vec!["orders.>".into()],

@@ -6,6 +6,7 @@
 //! the async reactor (`spawn_blocking`).
 
 pub mod permissions;
+pub mod responses;
 pub mod secret;
 
 use std::collections::HashMap;

@@ -345,7 +345,7 @@ async fn connection(
         )
         .await;
         let (hello, reservation) = match hs {
-            Ok(Ok(HandshakeEnd::Ready(h, r))) => (h, r),
+            Ok(Ok(HandshakeEnd::Ready(h, r))) => (*h, r),
             Ok(Ok(HandshakeEnd::Stop(o))) => return o,
             Ok(Err(e)) => {
                 debug!(error = %e, "route handshake failed");
@@ -414,7 +414,7 @@ async fn connection(
 }
 
 enum HandshakeEnd<'a> {
-    Ready(Hello, Option<Reservation<'a>>),
+    Ready(Box<Hello>, Option<Reservation<'a>>),
     Stop(Outcome),
 }
 
@@ -457,7 +457,7 @@ async fn handshake<'a>(
                 .await;
                 return Ok(HandshakeEnd::Stop(Outcome::Rejected));
             }
-            Ok(HandshakeEnd::Ready(hello, None))
+            Ok(HandshakeEnd::Ready(Box::new(hello), None))
         }
         Some(s) => {
             let hello = match read_frame(stream, buf, max).await? {
@@ -487,7 +487,7 @@ async fn handshake<'a>(
             let mine = cluster.hello(s.url.user.clone(), s.url.password.clone());
             write_frame(stream, Kind::Hello(mine)).await?;
             match read_frame(stream, buf, max).await? {
-                Kind::Welcome(_) => Ok(HandshakeEnd::Ready(hello, Some(reservation))),
+                Kind::Welcome(_) => Ok(HandshakeEnd::Ready(Box::new(hello), Some(reservation))),
                 Kind::Reject(r) => {
                     if r.reason == "duplicate route" {
                         debug!("peer already has a route to us");

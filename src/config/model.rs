@@ -157,12 +157,23 @@ pub struct SubjectPermission {
     pub deny: Vec<String>,
 }
 
+/// `allow_responses`: the user may publish to the reply subject of each request it
+/// receives, `max` times within `expires` (as nats-server).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResponsePermission {
-    /// default 1
-    pub max: usize,
-    /// default 0 = no expiry
-    pub expires: Duration,
+    /// Responses per request; default 1; negative = unlimited.
+    pub max: i64,
+    /// How long a reply subject stays open; default 2 minutes; `None` = no expiry.
+    pub expires: Option<Duration>,
+}
+
+impl Default for ResponsePermission {
+    fn default() -> Self {
+        ResponsePermission {
+            max: 1,
+            expires: Some(Duration::from_secs(120)),
+        }
+    }
 }
 
 /// `accounts { NAME { users: [...], jetstream: ... } }`.

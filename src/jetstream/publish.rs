@@ -43,6 +43,11 @@ struct Pending {
 struct InFlight {
     decided: BoxFuture<'static, Result<Vec<Decided>, ApiError>>,
     pending: Vec<Pending>,
+    /// Direct gets that arrived behind a publish still being decided: answered once
+    /// it is applied, so a get never overtakes an earlier publish.
+    gets: Vec<InternalMsg>,
+    /// Queued messages this entry accounts for (see `Stream::processed`).
+    taken: u64,
 }
 
 /// Direct-get answers computed at once but sent in order with the PubAcks.
@@ -75,7 +80,7 @@ pub async fn run(
             _ = stream.stop.cancelled() => break,
             r = front_decided(&mut in_flight), if !in_flight.is_empty() => {
                 if let Some(done) = in_flight.pop_front() {
-                    finish(&server, &stream, done.pending, r);
+                    finish(&server, &stream, done, r, domain.as_deref());
                 }
             }
             n = rx.recv_many(&mut batch, MAX_BATCH), if in_flight.len() < MAX_IN_FLIGHT => {
@@ -83,7 +88,8 @@ pub async fn run(
                     break;
                 }
                 last_ts = last_ts.max(stream.core.lock().state.last_ts);
-                if let Some(f) = propose_batch(&server, &stream, &mut batch, domain.as_deref(), &mut last_ts) {
+                let busy = !in_flight.is_empty();
+                if let Some(f) = propose_batch(&server, &stream, &mut batch, domain.as_deref(), &mut last_ts, busy) {
                     in_flight.push_back(f);
                 }
             }
@@ -101,9 +107,9 @@ pub async fn run(
             }
         }
     }
-    while let Some(done) = in_flight.pop_front() {
-        let r = done.decided.await;
-        finish(&server, &stream, done.pending, r);
+    while let Some(mut done) = in_flight.pop_front() {
+        let r = (&mut done.decided).await;
+        finish(&server, &stream, done, r, domain.as_deref());
     }
 }
 
@@ -114,17 +120,21 @@ async fn front_decided(in_flight: &mut VecDeque<InFlight>) -> Result<Vec<Decided
     }
 }
 
-/// Turns the batch into one proposal; direct gets are answered right away.
+/// Turns the batch into one proposal. Direct gets are answered right away when no
+/// earlier publish is still being decided (`busy`: earlier proposals in flight);
+/// otherwise after it.
 fn propose_batch(
     server: &ServerShared,
     stream: &Arc<Stream>,
     batch: &mut Vec<InternalMsg>,
     domain: Option<&str>,
     last_ts: &mut i64,
+    busy: bool,
 ) -> Option<InFlight> {
-    let taken = batch.len() as u64;
+    let mut answered_now = 0u64;
     let mut ops = Vec::with_capacity(batch.len());
     let mut pending = Vec::with_capacity(batch.len());
+    let mut gets = Vec::new();
     let mut ready = Vec::new();
     {
         let core = stream.core.lock();
@@ -132,6 +142,11 @@ fn propose_batch(
         let republish = core.state.config.republish.is_some();
         for m in batch.drain(..) {
             if m.sid.starts_with(DIRECT_SID) {
+                if busy || !pending.is_empty() {
+                    gets.push(m);
+                    continue;
+                }
+                answered_now += 1;
                 if let Some(reply) = m.reply {
                     let a = direct_answer(stream, &core, &m.subject, &m.payload, domain);
                     ready.push(Ready {
@@ -169,7 +184,7 @@ fn propose_batch(
                 }),
             }
         }
-        stream.processed.fetch_add(taken, Ordering::AcqRel);
+        stream.processed.fetch_add(answered_now, Ordering::AcqRel);
     }
     for r in ready {
         server.publish(
@@ -182,7 +197,7 @@ fn propose_batch(
             },
         );
     }
-    if pending.is_empty() {
+    if pending.is_empty() && gets.is_empty() {
         return None;
     }
     let decided: BoxFuture<'static, _> = if ops.is_empty() {
@@ -191,7 +206,13 @@ fn propose_batch(
         let s = stream.clone();
         Box::pin(async move { s.propose_decided(ops).await })
     };
-    Some(InFlight { decided, pending })
+    let taken = (pending.len() + gets.len()) as u64;
+    Some(InFlight {
+        decided,
+        pending,
+        gets,
+        taken,
+    })
 }
 
 /// Sends a decided batch's answers: republished copies first, so a client that saw
@@ -200,14 +221,16 @@ fn propose_batch(
 fn finish(
     server: &ServerShared,
     stream: &Stream,
-    pending: Vec<Pending>,
+    done: InFlight,
     decided: Result<Vec<Decided>, ApiError>,
+    domain: Option<&str>,
 ) {
-    let domain = server
-        .config
-        .jetstream
-        .as_ref()
-        .and_then(|j| j.domain.clone());
+    let InFlight {
+        pending,
+        gets,
+        taken,
+        ..
+    } = done;
     let republish = Republish::of(&stream.config());
     let mut acks = Vec::with_capacity(pending.len());
     for p in pending {
@@ -246,12 +269,8 @@ fn finish(
         }
         let Some(reply) = p.reply else { continue };
         let body = match res {
-            Ok(OpResult::Stored { seq }) => {
-                info::pub_ack_bytes(&stream.name, seq, false, domain.as_deref())
-            }
-            Ok(OpResult::Duplicate { seq }) => {
-                info::pub_ack_bytes(&stream.name, seq, true, domain.as_deref())
-            }
+            Ok(OpResult::Stored { seq }) => info::pub_ack_bytes(&stream.name, seq, false, domain),
+            Ok(OpResult::Duplicate { seq }) => info::pub_ack_bytes(&stream.name, seq, true, domain),
             Ok(_) => continue,
             Err(e) => {
                 serde_json::to_vec(&info::pub_ack_error(&stream.name, &e)).unwrap_or_default()
@@ -270,4 +289,22 @@ fn finish(
             },
         );
     }
+    for m in gets {
+        let Some(reply) = m.reply else { continue };
+        let a = {
+            let core = stream.core.lock();
+            direct_answer(stream, &core, &m.subject, &m.payload, domain)
+        };
+        server.publish(
+            &stream.account,
+            &Message {
+                subject: reply.as_bytes(),
+                reply: None,
+                headers: a.headers.as_deref(),
+                payload: &a.body,
+            },
+        );
+    }
+    // Only now may a direct get be answered inline again (nothing queued is undecided).
+    stream.processed.fetch_add(taken, Ordering::AcqRel);
 }

@@ -11,6 +11,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::responses::ReplyTracker;
+
 use super::account::Account;
 use super::outbound::Outbound;
 use super::stats::Counters;
@@ -154,6 +156,9 @@ pub struct ClientHandle {
     pub subs: Mutex<HashMap<Box<[u8]>, Arc<Subscription>>>,
     pub echo: AtomicBool,
     pub headers: AtomicBool,
+    /// Set when the user has `allow_responses`: reply subjects of requests delivered
+    /// to this client, which it may publish to (see `auth::responses`).
+    pub replies: std::sync::OnceLock<ReplyTracker>,
     /// Milliseconds since `started` of the last op received.
     pub last_activity_ms: AtomicU64,
     pub close: CancellationToken,
@@ -190,6 +195,7 @@ impl ClientHandle {
             subs: Mutex::new(HashMap::new()),
             echo: AtomicBool::new(true),
             headers: AtomicBool::new(false),
+            replies: std::sync::OnceLock::new(),
             last_activity_ms: AtomicU64::new(0),
             close,
             reason: Mutex::new(None),

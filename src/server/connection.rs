@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tracing::{debug, info, Instrument};
 
+use crate::auth::responses::ReplyTracker;
 use crate::auth::{AuthOutcome, Permissions};
 use crate::protocol::{
     encode, headers, parse_client_op, ClientOp, ConnectInfo, Limits, Parsed, ProtoError,
@@ -388,6 +389,10 @@ impl Connection {
             self.cache.clear();
             self.cache_genid = u64::MAX;
         }
+        if let Some(rp) = outcome.permissions.as_ref().and_then(|p| p.responses()) {
+            let t = self.handle.replies.get_or_init(|| ReplyTracker::new(rp));
+            t.configure(rp);
+        }
         self.permissions = outcome.permissions;
         self.verbose = ci.verbose;
         self.pedantic = ci.pedantic;
@@ -429,7 +434,7 @@ impl Connection {
             return Next::Continue;
         }
         if let Some(p) = &self.permissions {
-            if !p.can_publish(subj) {
+            if !p.can_publish_with(subj, self.handle.replies.get()) {
                 self.send_err(&ProtoError::PubPermission(subj.to_string()));
                 return Next::Continue;
             }

@@ -123,6 +123,9 @@ pub fn deliver_to(sub: &SubRef, msg: &Message<'_>, ctx: &mut DeliveryCtx<'_>) ->
     });
     match res {
         Ok(()) => {
+            if let (Some(reply), Some(t)) = (msg.reply, client.replies.get()) {
+                t.record(reply);
+            }
             let size = if with_headers {
                 msg.size()
             } else {

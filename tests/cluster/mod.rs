@@ -320,7 +320,7 @@ impl Nodes {
             .collect();
         let url = |i: usize| format!("nats://{ROUTE_USER}:{ROUTE_PASS}@127.0.0.1:{}", ports[i].2);
         let mut nodes = Vec::new();
-        for i in 0..3 {
+        for (i, port) in ports.iter().enumerate() {
             let name = format!("n{}", i + 1);
             let routes = (0..3).filter(|j| *j != i).map(url).collect();
             let n = make_node(
@@ -331,7 +331,7 @@ impl Nodes {
                     routes,
                     route_auth: auth,
                 },
-                Some(ports[i]),
+                Some(*port),
             );
             n.enable_jetstream(&dir.path().join(format!("store-{name}")));
             nodes.push(n);

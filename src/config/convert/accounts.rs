@@ -15,14 +15,13 @@ use crate::config::value::{Entry, Value, ValueKind};
 /// The global account's reserved name.
 const GLOBAL_ACCOUNT: &str = "$G";
 
-/// Account keys that natrium does not implement.
+/// Account security settings natrium does not implement: refused (fail closed).
+const REFUSED_ACCOUNT: &[&str] = &["nkey", "imports", "exports", "limits"];
+
+/// Account keys that natrium does not implement and that are harmless to ignore.
 const UNSUPPORTED_ACCOUNT: &[&str] = &[
-    "nkey",
-    "imports",
-    "exports",
     "mappings",
     "maps",
-    "limits",
     "msg_trace",
     "trace_dest",
     "trace_dest_sampling",
@@ -101,6 +100,7 @@ impl Conv {
                 "default_permissions" | "default_permission" | "permissions" => {
                     defaults = Some(self.permissions(&name, &ae.value)?)
                 }
+                k if REFUSED_ACCOUNT.contains(&k) => return Err(self.refuse(&path, ae)),
                 k if UNSUPPORTED_ACCOUNT.contains(&k) => self.unsupported(&path, ae),
                 _ => self.unknown(&path, ae),
             }

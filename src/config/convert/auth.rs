@@ -14,8 +14,8 @@ use crate::config::model::{
 };
 use crate::config::value::{Pos, Value, ValueKind};
 
-/// Keys of a user entry that natrium does not implement.
-const UNSUPPORTED_USER: &[&str] = &[
+/// Keys of a user entry that natrium does not implement: refused (fail closed).
+const REFUSED_USER: &[&str] = &[
     "allowed_connection_types",
     "connection_types",
     "clients",
@@ -23,8 +23,8 @@ const UNSUPPORTED_USER: &[&str] = &[
     "account",
 ];
 
-/// Keys of the authorization block that natrium does not implement.
-const UNSUPPORTED_AUTH: &[&str] = &["auth_callout", "auth_hook", "proxy_required", "nkeys"];
+/// Keys of the authorization block that natrium does not implement: refused.
+const REFUSED_AUTH: &[&str] = &["auth_callout", "auth_hook", "proxy_required", "nkeys"];
 
 impl Conv {
     /// The top-level `authorization` block.
@@ -48,7 +48,7 @@ impl Conv {
                 "permissions" | "default_permissions" | "default_permission" => {
                     auth.default_permissions = Some(self.permissions(&name, val)?)
                 }
-                k if UNSUPPORTED_AUTH.contains(&k) => self.unsupported(prefix, e),
+                k if REFUSED_AUTH.contains(&k) => return Err(self.refuse(prefix, e)),
                 _ => self.unknown(prefix, e),
             }
         }
@@ -114,7 +114,7 @@ impl Conv {
                     permissions = Some(self.permissions(&name, val)?)
                 }
                 "nkey" => nkey_pos = Some(e.key_pos.clone()),
-                k if UNSUPPORTED_USER.contains(&k) => self.unsupported(prefix, e),
+                k if REFUSED_USER.contains(&k) => return Err(self.refuse(prefix, e)),
                 _ => self.unknown(prefix, e),
             }
         }
@@ -126,8 +126,10 @@ impl Conv {
                 ))
             }
             (None, Some(pos)) => {
-                self.warn(&pos, "nkey users are not supported yet, user entry ignored");
-                return Ok(None);
+                return Err(ConfigError::invalid(
+                    &pos,
+                    "nkey users are not supported by natrium yet; remove them (natrium will not start with security settings it would ignore)",
+                ))
             }
             (None, None) => {
                 return Err(ConfigError::invalid(
@@ -181,7 +183,9 @@ impl Conv {
             }
         }
         if p.allow_responses.is_some() && p.publish.is_none() {
-            // As nats-server: allowing responses turns off the blanket publish allow.
+            // As nats-server: allowing responses turns off the blanket publish allow
+            // (`auth::Permissions` reads an empty allow list with responses as
+            // "nothing but replies").
             p.publish = Some(SubjectPermission::default());
         }
         Ok(p)
@@ -246,10 +250,7 @@ impl Conv {
 
     /// `allow_responses: true | false | { max, expires }`.
     fn allow_responses(&mut self, key: &str, v: &Value) -> Result<Option<ResponsePermission>> {
-        let mut rp = ResponsePermission {
-            max: 1,
-            expires: Duration::ZERO,
-        };
+        let mut rp = ResponsePermission::default();
         match &v.kind {
             ValueKind::Bool(true) => Ok(Some(rp)),
             ValueKind::Bool(false) => Ok(None),
@@ -259,13 +260,18 @@ impl Conv {
                     let name = join(key, &k);
                     match k.as_str() {
                         "max" | "max_msgs" | "max_messages" | "max_responses" => {
-                            let n = self.count(&name, &e.value)?;
+                            // As nats-server: 0 keeps the default, negative is unlimited.
+                            let n = self.int(&name, &e.value)?;
                             if n != 0 {
                                 rp.max = n;
                             }
                         }
                         "expires" | "expiration" | "ttl" => {
-                            rp.expires = self.duration(&name, &e.value)?
+                            // 0 keeps the default (as nats-server).
+                            let d = self.duration(&name, &e.value)?;
+                            if d != Duration::ZERO {
+                                rp.expires = Some(d);
+                            }
                         }
                         _ if e.used_as_variable => {}
                         _ => {

@@ -11,9 +11,7 @@ use crate::config::value::Value;
 
 /// Cluster keys that natrium does not implement.
 const UNSUPPORTED_CLUSTER: &[&str] = &[
-    "tls",
     "connect_backoff",
-    "permissions",
     "accounts",
     "compression",
     "ping_interval",
@@ -54,6 +52,7 @@ impl Conv {
                 "no_advertise" => c.no_advertise = self.bool(&name, val)?,
                 "connect_retries" => c.connect_retries = self.count_u32(&name, val)?,
                 "pool_size" => c.pool_size = self.int(&name, val)?,
+                "tls" | "permissions" => return Err(self.refuse(prefix, e)),
                 k if UNSUPPORTED_CLUSTER.contains(&k) => self.unsupported(prefix, e),
                 _ => self.unknown(prefix, e),
             }
@@ -116,7 +115,7 @@ impl Conv {
                     ))
                 }
                 "permissions" | "default_permissions" | "default_permission" => {
-                    self.unsupported(prefix, e)
+                    return Err(self.refuse(prefix, e))
                 }
                 _ => self.unknown(prefix, e),
             }

@@ -8,7 +8,7 @@
 use super::{invalid, join, Conv, PortRules, Result};
 use crate::config::error::ConfigError;
 use crate::config::model::{MqttConfig, WebSocketConfig};
-use crate::config::value::{Entry, Value};
+use crate::config::value::Value;
 
 /// Security settings natrium refuses to ignore.
 const FAIL_CLOSED: &[&str] = &[
@@ -50,16 +50,6 @@ impl Conv {
         }
     }
 
-    fn fail_closed(&self, prefix: &str, e: &Entry) -> ConfigError {
-        ConfigError::invalid(
-            &e.key_pos,
-            format!(
-                "'{}' is not supported by natrium; remove it (natrium will not start with security settings it would ignore)",
-                join(prefix, &e.key)
-            ),
-        )
-    }
-
     pub(crate) fn websocket(&mut self, prefix: &str, v: &Value) -> Result<WebSocketConfig> {
         let m = self.map(prefix, v)?;
         let mut w = WebSocketConfig::default();
@@ -94,7 +84,7 @@ impl Conv {
                     }
                 }
                 "handshake_timeout" => w.handshake_timeout = self.duration(&name, val)?,
-                k if FAIL_CLOSED.contains(&k) => return Err(self.fail_closed(prefix, e)),
+                k if FAIL_CLOSED.contains(&k) => return Err(self.refuse(prefix, e)),
                 k if UNSUPPORTED_WS.contains(&k) => self.unsupported(prefix, e),
                 _ => self.unknown(prefix, e),
             }
@@ -147,7 +137,7 @@ impl Conv {
                 "downgrade_qos2_subscribe" | "downgrade_qos2_sub" => {
                     c.downgrade_qos2_subscribe = self.bool(&name, val)?
                 }
-                k if FAIL_CLOSED.contains(&k) => return Err(self.fail_closed(prefix, e)),
+                k if FAIL_CLOSED.contains(&k) => return Err(self.refuse(prefix, e)),
                 k if UNSUPPORTED_MQTT.contains(&k) => self.unsupported(prefix, e),
                 _ => self.unknown(prefix, e),
             }

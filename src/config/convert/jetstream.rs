@@ -9,9 +9,8 @@ use crate::config::model::{JetStreamConfig, SyncInterval};
 use crate::config::value::{Value, ValueKind};
 use std::path::PathBuf;
 
-/// JetStream keys that natrium does not implement.
-const UNSUPPORTED_JETSTREAM: &[&str] = &[
-    "strict",
+/// Encryption at rest: natrium does not implement it, so these are refused.
+const REFUSED_JETSTREAM: &[&str] = &[
     "key",
     "ek",
     "encryption_key",
@@ -19,9 +18,14 @@ const UNSUPPORTED_JETSTREAM: &[&str] = &[
     "prev_ek",
     "prev_encryption_key",
     "cipher",
+    "tpm",
+];
+
+/// JetStream keys that natrium does not implement.
+const UNSUPPORTED_JETSTREAM: &[&str] = &[
+    "strict",
     "extension_hint",
     "limits",
-    "tpm",
     "unique_tag",
     "max_outstanding_catchup",
     "max_buffered_size",
@@ -66,6 +70,7 @@ impl Conv {
                             js.sync_interval = self.sync_interval(&name, val)?
                         }
                         "domain" => js.domain = Some(self.string(&name, val)?),
+                        k if REFUSED_JETSTREAM.contains(&k) => return Err(self.refuse(prefix, e)),
                         k if UNSUPPORTED_JETSTREAM.contains(&k) => self.unsupported(prefix, e),
                         _ => self.unknown(prefix, e),
                     }

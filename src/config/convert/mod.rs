@@ -30,15 +30,11 @@ pub const MAX_PAYLOAD_WARN: i64 = 8 * 1024 * 1024;
 /// The smallest `lame_duck_duration` accepted (as nats-server).
 pub const MIN_LAME_DUCK: Duration = Duration::from_secs(30);
 
-/// Top-level keys nats-server knows that natrium does not implement (yet).
-const UNSUPPORTED_TOP: &[&str] = &[
+/// Top-level security settings natrium does not implement: a config that sets one
+/// is refused (see [`Conv::refuse`]), never run with the setting ignored.
+const REFUSED_TOP: &[&str] = &[
     "tls",
-    "leafnodes",
-    "leaf",
-    "gateway",
-    "server_tags",
-    "mappings",
-    "maps",
+    "allow_non_tls",
     "operator",
     "operators",
     "root",
@@ -53,6 +49,47 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "resolver_pinned_accounts",
     "trusted",
     "trusted_keys",
+    "default_sentinel",
+    "ocsp",
+    "ocsp_cache",
+    "https",
+    "https_port",
+    "proxies",
+];
+
+/// Blocks natrium does not implement that are refused when they carry a security
+/// setting (see [`SECURITY_KEYS`]) and otherwise ignored with a warning.
+const REFUSED_WITH_SECURITY: &[&str] = &["leafnodes", "leaf", "gateway"];
+
+/// Keys that, anywhere inside a [`REFUSED_WITH_SECURITY`] block, make it a refusal.
+const SECURITY_KEYS: &[&str] = &[
+    "authorization",
+    "authentication",
+    "tls",
+    "users",
+    "user",
+    "username",
+    "password",
+    "pass",
+    "token",
+    "nkey",
+    "nkeys",
+    "credentials",
+    "creds",
+    "account",
+    "accounts",
+    "auth_callout",
+    "permissions",
+];
+
+/// Top-level keys nats-server knows that natrium does not implement and that are
+/// harmless to ignore: they only warn.
+const UNSUPPORTED_TOP: &[&str] = &[
+    "server_tags",
+    "server_metadata",
+    "feature_flags",
+    "mappings",
+    "maps",
     "logtime_utc",
     "syslog",
     "remote_syslog",
@@ -62,8 +99,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "ports_file_dir",
     "trace_verbose",
     "trace_headers",
-    "https",
-    "https_port",
     "http_base_path",
     "prof_port",
     "prof_block_rate",
@@ -77,15 +112,12 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "connect_error_reports",
     "reconnect_error_reports",
     "max_closed_clients",
-    "allow_non_tls",
-    "ocsp",
-    "ocsp_cache",
+    "no_fast_producer_stall",
     "write_timeout",
     "proxy_protocol",
-    "proxies",
-    "default_sentinel",
     "default_js_domain",
     "no_system_account",
+    "no_system",
     "no_sys_acc",
     "nkey",
     "jetstream_max_memory",
@@ -158,6 +190,34 @@ impl Conv {
             &e.key_pos,
             format!("configuration key '{name}' is not supported yet, ignored"),
         );
+    }
+
+    /// The error for a security setting natrium does not implement: the server must
+    /// not start without it (fail closed).
+    pub fn refuse(&self, prefix: &str, e: &Entry) -> ConfigError {
+        ConfigError::invalid(
+            &e.key_pos,
+            format!(
+                "'{}' is not supported by natrium; remove it (natrium will not start with security settings it would ignore)",
+                join(prefix, &e.key)
+            ),
+        )
+    }
+
+    /// An unimplemented block: refused if it holds a security setting anywhere
+    /// inside, otherwise ignored with a warning.
+    fn refuse_if_secured(&mut self, e: &Entry) -> Result<()> {
+        if let Some(inner) = find_security_key(&e.value) {
+            return Err(ConfigError::invalid(
+                &inner.key_pos,
+                format!(
+                    "'{}' with '{}' is not supported by natrium; remove it (natrium will not start with security settings it would ignore)",
+                    e.key, inner.key
+                ),
+            ));
+        }
+        self.unsupported("", e);
+        Ok(())
     }
 
     /// Records a username; errors if it was already defined anywhere.
@@ -249,6 +309,8 @@ impl Conv {
                 "debug" => c.debug = self.bool(k, v)?,
                 "trace" => c.trace = self.bool(k, v)?,
                 "logtime" => c.logtime = self.bool(k, v)?,
+                _ if REFUSED_TOP.contains(&k) => return Err(self.refuse("", e)),
+                _ if REFUSED_WITH_SECURITY.contains(&k) => self.refuse_if_secured(e)?,
                 _ if UNSUPPORTED_TOP.contains(&k) => self.unsupported("", e),
                 _ => self.unknown("", e),
             }
@@ -569,6 +631,21 @@ fn monitor_port_value(v: &Value, parsed: u16) -> Option<u16> {
         None
     } else {
         Some(parsed)
+    }
+}
+
+/// The first key in [`SECURITY_KEYS`] found anywhere inside `v` (maps and arrays).
+fn find_security_key(v: &Value) -> Option<&Entry> {
+    match &v.kind {
+        ValueKind::Map(m) => m.entries.iter().find_map(|e| {
+            if SECURITY_KEYS.contains(&e.key.to_ascii_lowercase().as_str()) {
+                Some(e)
+            } else {
+                find_security_key(&e.value)
+            }
+        }),
+        ValueKind::Array(items) => items.iter().find_map(find_security_key),
+        _ => None,
     }
 }
 

@@ -226,7 +226,7 @@ authorization {
         carol.allow_responses,
         Some(ResponsePermission {
             max: 1,
-            expires: Duration::ZERO
+            expires: Some(Duration::from_secs(120))
         })
     );
     let dave = a.users[3].permissions.clone().unwrap_or_default();
@@ -234,7 +234,7 @@ authorization {
         dave.allow_responses,
         Some(ResponsePermission {
             max: 5,
-            expires: Duration::from_secs(60)
+            expires: Some(Duration::from_secs(60))
         })
     );
     // allow_responses without publish turns off the blanket publish allow (as nats-server).
@@ -523,25 +523,33 @@ fn unknown_keys_warn_at_every_level() {
 
 #[test]
 fn unsupported_keys_warn() {
-    let text = "tls { cert_file: x }\nleafnodes {}\ngateway {}\nserver_tags: [a]\nmappings {}\noperator: x\nresolver: MEMORY\nlogtime_utc: true\nsyslog: true\nmax_sub_tokens: 5\nlame_duck_grace_period: \"10s\"\nports_file_dir: /tmp\ntrace_verbose: true\n";
+    let text = "leafnodes { port: 7422 }
+gateway { name: g }
+server_tags: [a]
+mappings {}
+logtime_utc: true
+syslog: true
+max_sub_tokens: 5
+lame_duck_grace_period: \"10s\"
+ports_file_dir: /tmp
+trace_verbose: true
+";
     let w = warns(text);
-    assert_eq!(w.len(), 13, "{w:#?}");
+    assert_eq!(w.len(), 10, "{w:#?}");
     assert_eq!(
         w[0],
-        "test.conf:1:1: configuration key 'tls' is not supported yet, ignored"
+        "test.conf:1:1: configuration key 'leafnodes' is not supported yet, ignored"
     );
     assert!(w
         .iter()
         .all(|s| s.ends_with("is not supported yet, ignored")));
-    let w = warns("accounts { A { exports: [], imports: [], users: [ {nkey: UABC} ] } }\ncluster { tls {} }\njetstream { cipher: aes }");
+    let w = warns("accounts { A { mappings: {}, users: [ {user: a} ] } }\ncluster { compression: off }\njetstream { strict: true }");
     assert_eq!(
         w,
         vec![
-            "test.conf:1:16: configuration key 'accounts.A.exports' is not supported yet, ignored",
-            "test.conf:1:29: configuration key 'accounts.A.imports' is not supported yet, ignored",
-            "test.conf:1:52: nkey users are not supported yet, user entry ignored",
-            "test.conf:2:11: configuration key 'cluster.tls' is not supported yet, ignored",
-            "test.conf:3:13: configuration key 'jetstream.cipher' is not supported yet, ignored",
+            "test.conf:1:16: configuration key 'accounts.A.mappings' is not supported yet, ignored",
+            "test.conf:2:11: configuration key 'cluster.compression' is not supported yet, ignored",
+            "test.conf:3:13: configuration key 'jetstream.strict' is not supported yet, ignored",
         ]
     );
 }

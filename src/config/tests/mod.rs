@@ -7,6 +7,7 @@ mod examples;
 mod include;
 mod keys;
 mod props;
+mod refused;
 mod syntax;
 mod variables;
 
