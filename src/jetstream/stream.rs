@@ -30,6 +30,16 @@ use super::ops::{Op, OpResult};
 
 /// Capacity of a stream's inbound queue (publishes and direct gets).
 pub const INBOUND_CAPACITY: usize = 16 * 1024;
+
+/// [`INBOUND_CAPACITY`], or `NATRIUM_STREAM_INBOUND_CAPACITY` when set (a test knob:
+/// a tiny queue lets a test see the busy PubAck a full queue answers with).
+fn inbound_capacity() -> usize {
+    std::env::var("NATRIUM_STREAM_INBOUND_CAPACITY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(INBOUND_CAPACITY)
+}
 /// The sid prefix of direct-get subscriptions.
 pub(crate) const DIRECT_SID: &[u8] = b"direct";
 
@@ -91,7 +101,7 @@ impl Stream {
         state: StreamState,
         store: Box<dyn MsgStore>,
     ) -> Result<Arc<Stream>, ApiError> {
-        let (tx, rx) = mpsc::channel(INBOUND_CAPACITY);
+        let (tx, rx) = mpsc::channel(inbound_capacity());
         let client = server.internal_client(&account, tx);
         let name = state.config.name.clone();
         let busy = crate::jetstream::info::pub_ack_error(
