@@ -15,8 +15,10 @@
 # bench connecting to all three nodes (--url node1,node2,node3; connection i
 # goes to node i mod 3) so publishers and subscribers, requesters and the
 # responder sit on different nodes and the routes carry the traffic; CPU per
-# message sums the three nodes. js-pub-r3 publishes to an R3 file stream; while
-# natrium refuses num_replicas > 1 its row says "skipped" (no ratio).
+# message sums the three nodes. js-pub-r3 (window JS_WINDOW) and js-pub-r3-sync
+# (one PubAck at a time) publish to an R3 file stream; with a JetStream workload a
+# third cluster runs too, nats-server with `jetstream { sync_interval: always }`
+# (nats-sync), so the durable modes compare like for like.
 # Builds nothing. See benches/README.md for the method.
 #
 # Usage: benches/compare.sh [--cluster] [--help]
@@ -31,8 +33,8 @@
 #   SIZE             payload bytes [16]
 #   WORKLOADS        labels to run [pub pubsub fanout mpmc reqrep reqrep-c16
 #                    js-pub-sync js-pub-async kv js-consume]; with --cluster
-#                    [pubsub fanout mpmc reqrep reqrep-c16 js-pub-r3]
-#                    (js-pub-r3 only with --cluster)
+#                    [pubsub fanout mpmc reqrep reqrep-c16 js-pub-r3 js-pub-r3-sync]
+#                    (js-pub-r3* only with --cluster)
 #   JS_MSGS          messages per js-pub-sync run [5000]; js-pub-async,
 #                    js-pub-r3 and js-consume: x10
 #   KV_KEYS          keys per kv run (put, then get) [5000]
@@ -46,6 +48,7 @@
 #   --cluster ports: node n (1..3) of a cluster uses BASE + n - 1 of each base:
 #   NATRIUM_CLUSTER_PORT [15222]  NATRIUM_CLUSTER_HTTP [15232]  NATRIUM_CLUSTER_ROUTE [15242]
 #   NATS_CLUSTER_PORT    [25222]  NATS_CLUSTER_HTTP    [25232]  NATS_CLUSTER_ROUTE    [25242]
+#   NATS_SYNC_CLUSTER_PORT [35222] NATS_SYNC_CLUSTER_HTTP [35232] NATS_SYNC_CLUSTER_ROUTE [35242]
 #                    (client, monitoring /routez, and cluster route ports)
 #   MESH_TIMEOUT     seconds to wait for a full route mesh (--cluster) [30]
 #   OUT_DIR          where configs, logs and results.jsonl go [mktemp -d]
@@ -71,7 +74,7 @@ MSGS=${MSGS:-1000000}
 REQS=${REQS:-20000}
 SIZE=${SIZE:-16}
 if [[ $CLUSTER == 1 ]]; then
-    WORKLOADS=${WORKLOADS:-"pubsub fanout mpmc reqrep reqrep-c16 js-pub-r3"}
+    WORKLOADS=${WORKLOADS:-"pubsub fanout mpmc reqrep reqrep-c16 js-pub-r3 js-pub-r3-sync"}
 else
     WORKLOADS=${WORKLOADS:-"pub pubsub fanout mpmc reqrep reqrep-c16 js-pub-sync js-pub-async kv js-consume"}
 fi
@@ -90,6 +93,9 @@ NATRIUM_CLUSTER_ROUTE=${NATRIUM_CLUSTER_ROUTE:-15242}
 NATS_CLUSTER_PORT=${NATS_CLUSTER_PORT:-25222}
 NATS_CLUSTER_HTTP=${NATS_CLUSTER_HTTP:-25232}
 NATS_CLUSTER_ROUTE=${NATS_CLUSTER_ROUTE:-25242}
+NATS_SYNC_CLUSTER_PORT=${NATS_SYNC_CLUSTER_PORT:-35222}
+NATS_SYNC_CLUSTER_HTTP=${NATS_SYNC_CLUSTER_HTTP:-35232}
+NATS_SYNC_CLUSTER_ROUTE=${NATS_SYNC_CLUSTER_ROUTE:-35242}
 MESH_TIMEOUT=${MESH_TIMEOUT:-30}
 OUT_DIR=${OUT_DIR:-$(mktemp -d -t natrium-compare.XXXXXX)}
 NPROC=$(nproc)
@@ -116,10 +122,11 @@ if [[ $CLUSTER == 1 ]]; then
         echo "compare.sh: MESH_TIMEOUT must be a positive integer" >&2
         exit 2
     fi
-    # 18 ports: client, http and route port of each of the 6 nodes.
+    # 27 ports: client, http and route port of each of the 9 nodes.
     declare -A seen=()
     for base in "$NATRIUM_CLUSTER_PORT" "$NATRIUM_CLUSTER_HTTP" "$NATRIUM_CLUSTER_ROUTE" \
-        "$NATS_CLUSTER_PORT" "$NATS_CLUSTER_HTTP" "$NATS_CLUSTER_ROUTE"; do
+        "$NATS_CLUSTER_PORT" "$NATS_CLUSTER_HTTP" "$NATS_CLUSTER_ROUTE" \
+        "$NATS_SYNC_CLUSTER_PORT" "$NATS_SYNC_CLUSTER_HTTP" "$NATS_SYNC_CLUSTER_ROUTE"; do
         if ! [[ $base =~ ^[1-9][0-9]*$ ]] || ((base > 65533)); then
             echo "compare.sh: cluster port bases must be integers from 1 to 65533: $base" >&2
             exit 2
@@ -151,6 +158,7 @@ workload_args() {
         js-pub-sync) echo "js-pub --window 1 --msgs $JS_MSGS --size $SIZE --storage $JS_STORAGE" ;;
         js-pub-async) echo "js-pub --window $JS_WINDOW --msgs $((JS_MSGS * 10)) --size $SIZE --storage $JS_STORAGE" ;;
         js-pub-r3) echo "js-pub --window $JS_WINDOW --msgs $((JS_MSGS * 10)) --size $SIZE --storage file --replicas 3" ;;
+        js-pub-r3-sync) echo "js-pub --window 1 --msgs $JS_MSGS --size $SIZE --storage file --replicas 3" ;;
         kv) echo "kv --msgs $KV_KEYS --size $SIZE --storage $JS_STORAGE" ;;
         js-consume) echo "js-consume --batch $JS_BATCH --msgs $((JS_MSGS * 10)) --size $SIZE --storage $JS_STORAGE" ;;
         *) return 1 ;;
@@ -160,8 +168,8 @@ is_latency() { [[ $1 == reqrep* ]]; }
 is_js() { [[ $1 == js-* || $1 == kv ]]; }
 for w in $WORKLOADS; do
     workload_args "$w" >/dev/null || { echo "compare.sh: unknown workload label: $w" >&2; exit 2; }
-    if [[ $w == js-pub-r3 && $CLUSTER != 1 ]]; then
-        echo "compare.sh: js-pub-r3 needs --cluster (a single server cannot hold 3 replicas)" >&2
+    if [[ $w == js-pub-r3* && $CLUSTER != 1 ]]; then
+        echo "compare.sh: $w needs --cluster (a single server cannot hold 3 replicas)" >&2
         exit 2
     fi
 done
@@ -190,14 +198,21 @@ for w in $WORKLOADS; do
     if is_js "$w"; then WANT_JS=1; fi
 done
 # nats-server fsyncing before every PubAck, for js-pub: only if it accepts
-# `sync_interval` (nats-server 2.10+). Single-server mode only.
+# `sync_interval` (nats-server 2.10+); a third cluster with --cluster.
 SYNC_NOTE=""
-if [[ $WANT_JS == 1 && $CLUSTER == 0 ]]; then
+if [[ $WANT_JS == 1 ]]; then
     printf 'jetstream { store_dir: "%s", sync_interval: always }\n' "$OUT_DIR/probe-js" \
         >"$OUT_DIR/sync-probe.conf"
     if probe=$("$NATS_SERVER_BIN" -t -c "$OUT_DIR/sync-probe.conf" 2>&1); then
         SERVERS+=(nats-sync)
         PORT[nats-sync]=$NATS_SYNC_PORT
+        if [[ $CLUSTER == 1 ]]; then
+            for n in "${NODES[@]}"; do
+                PORT[nats-sync-$n]=$((NATS_SYNC_CLUSTER_PORT + n - 1))
+                HTTP[nats-sync-$n]=$((NATS_SYNC_CLUSTER_HTTP + n - 1))
+                ROUTE[nats-sync-$n]=$((NATS_SYNC_CLUSTER_ROUTE + n - 1))
+            done
+        fi
         BIN[nats-sync]=$NATS_SERVER_BIN
         SYNC_NOTE="nats-sync = nats-server with jetstream { sync_interval: always }"
     else
@@ -283,7 +298,9 @@ write_node_config() {
     } >"$OUT_DIR/$p.conf"
     if [[ $WANT_JS == 1 ]]; then
         rm -rf "$OUT_DIR/$p-js"
-        echo "jetstream { store_dir: \"$OUT_DIR/$p-js\" }" >>"$OUT_DIR/$p.conf"
+        local sync=""
+        [[ $s == nats-sync ]] && sync=", sync_interval: always"
+        echo "jetstream { store_dir: \"$OUT_DIR/$p-js\"$sync }" >>"$OUT_DIR/$p.conf"
     fi
 }
 
@@ -436,7 +453,7 @@ run_one() { # server, label, round
     local report
     report=$(head -n 1 "$out")
     [[ -n $report ]] || report=null
-    if [[ $rc != 0 && $s == natrium && $label == js-pub-r3 ]] &&
+    if [[ $rc != 0 && $s == natrium && $label == js-pub-r3* ]] &&
         grep -Eqi "$REFUSAL" "$out" "$err"; then
         refused=',"refused":true'
     fi
@@ -473,7 +490,7 @@ print_header() {
         done
         echo "placement:   --url node1,node2,node3, connection i on node (i mod 3)+1: pubsub pub 1 -> sub 2;"
         echo "             fanout pub 1 -> subs 2,3,1,2; mpmc pubs 1,2,3,1 -> subs 2,3,1,2;"
-        echo "             reqrep responder 1, requester(s) 2; js-pub-r3 publisher 1"
+        echo "             reqrep responder 1, requester(s) 2; js-pub-r3* publisher 1"
     fi
     if [[ -n $SYNC_NOTE ]]; then echo "note:        $SYNC_NOTE"; fi
     echo "output:      $OUT_DIR"

@@ -22,6 +22,7 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 work=$(mktemp -d)
 declare -A pid
 user=app pass=app-s3cret
+. "$repo/chaos/lib.sh"
 
 start() {
   mkdir -p "$work/data/node$1"
@@ -35,16 +36,12 @@ stop_all() {
 }
 trap stop_all EXIT
 
-routes() { curl -s "http://127.0.0.1:$((8221 + $1))/routez" | grep -o '"num_routes": *[0-9]*' | grep -o '[0-9]*$'; }
-wait_routes() { # node want timeout_s
-  local t=0
-  while [ "$(routes "$1")" != "$2" ]; do
-    sleep 0.2; t=$((t + 1))
-    [ $t -gt $(($3 * 5)) ] && return 1
-  done
-}
+routes() { curl -s --max-time 5 "http://127.0.0.1:$((8221 + $1))/routez" | parse_num_routes; }
+has_routes() { [ "$(routes "$1")" = "$2" ]; }
+# Succeeds as soon as node $1 reports $2 routes (also on a retry); fails after $3 s.
+wait_routes() { wait_until "$3" has_routes "$1" "$2"; }
 bench() {
-  "$bin" bench --url nats://127.0.0.1:4222,nats://127.0.0.1:4224 --user $user --password $pass \
+  timeout 300 "$bin" bench --url nats://127.0.0.1:4222,nats://127.0.0.1:4224 --user $user --password $pass \
     --no-progress --stall-timeout 10 pubsub --msgs "$msgs" --size 64 >"$work/bench.out" 2>&1
 }
 # The bench publishes as soon as its subscriber's SUB is acknowledged by node3; the
@@ -56,16 +53,10 @@ workload() {
   bench
 }
 
-fails=0
-step() { # description command...
-  local d=$1; shift
-  if "$@"; then echo "ok    $d"; else echo "FAIL  $d"; fails=$((fails + 1)); fi
-}
-
 for n in 1 2 3; do start $n; done
 for n in 1 2 3; do step "node$n has 2 routes" wait_routes $n 2 30; done
 for r in $(seq 1 "$rounds"); do
-  kill -9 "${pid[2]}"; wait "${pid[2]}" 2>/dev/null
+  kill -9 "${pid[2]}"; timeout 30 tail --pid="${pid[2]}" -f /dev/null; wait "${pid[2]}" 2>/dev/null
   step "round $r: node2 killed, node1/node3 keep their route" wait_routes 1 1 15
   step "round $r: $msgs msgs node1 -> node3 while node2 is down" workload
   start 2

@@ -19,7 +19,8 @@ async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
 }
 
 async fn wait_no_subscriptions(srv: &natrium::server::RunningServer) {
-    for _ in 0..100 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
         if srv.shared.num_subscriptions() == 0 {
             return;
         }
@@ -89,16 +90,31 @@ async fn queue_groups_deliver_once_per_group() {
     }
     c.flush().await.unwrap();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut per_member = Vec::new();
-    for m in members.iter_mut() {
-        let mut count = 0;
-        while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(300), m.next()).await {
-            *seen
-                .entry(String::from_utf8_lossy(&msg.payload).into_owned())
-                .or_default() += 1;
-            count += 1;
+    let mut per_member = vec![0usize; members.len()];
+    // Poll every member until all n arrived (30 s deadline), then a last short drain
+    // that would only find duplicates.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut total = 0;
+    for last_round in [false, true] {
+        while total < n || last_round {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {total} of {n} within 30s"
+            );
+            for (i, m) in members.iter_mut().enumerate() {
+                let quiet = Duration::from_millis(if last_round { 200 } else { 10 });
+                while let Ok(Some(msg)) = tokio::time::timeout(quiet, m.next()).await {
+                    *seen
+                        .entry(String::from_utf8_lossy(&msg.payload).into_owned())
+                        .or_default() += 1;
+                    per_member[i] += 1;
+                    total += 1;
+                }
+            }
+            if last_round {
+                break;
+            }
         }
-        per_member.push(count);
     }
     assert_eq!(seen.len(), n, "every message reached the group");
     assert!(seen.values().all(|&c| c == 1), "exactly once per group");
@@ -181,10 +197,15 @@ async fn auto_unsubscribe() {
     }
     c.flush().await.unwrap();
     let mut got = Vec::new();
-    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), sub.next()).await {
-        got.push(String::from_utf8_lossy(&m.payload).into_owned());
+    for _ in 0..3 {
+        got.push(String::from_utf8_lossy(&next(&mut sub).await.payload).into_owned());
     }
     assert_eq!(got, ["0", "1", "2"]);
+    // The subscription ends after the third: the stream closes, nothing else arrives.
+    let end = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("subscription ends within 10s");
+    assert!(end.is_none(), "a fourth message: {end:?}");
     // The server removed it: no subscriptions remain.
     wait_no_subscriptions(&srv).await;
 }
@@ -200,9 +221,22 @@ async fn one_megabyte_payload_accepted_larger_refused() {
     let m = next(&mut sub).await;
     assert_eq!(m.payload.len(), payload.len());
     assert_eq!(&m.payload[..], &payload[..]);
+    // async-nats refuses a larger payload itself (max_payload from INFO) ...
     let too_big = vec![0u8; 1024 * 1024 + 1];
     let err = c.publish("big", too_big.into()).await.unwrap_err();
     assert!(err.to_string().to_lowercase().contains("payload"), "{err}");
+    // ... so the server's own limit is checked on the wire, at the default 1 MiB.
+    let mut raw = common::Raw::connect(&srv).await;
+    assert_eq!(raw.info["max_payload"], 1024 * 1024);
+    let mut input = b"CONNECT {\"verbose\":false}\r\nPUB big 1048577\r\n".to_vec();
+    input.extend_from_slice(&vec![b'x'; 1024 * 1024 + 1]);
+    input.extend_from_slice(b"\r\n");
+    let (out, closed) = raw.exchange(&input).await;
+    assert_eq!(out, "-ERR 'Maximum Payload Violation'\r\n");
+    assert!(closed);
+    // The refusal did not deliver anything: the subscriber gets the next message.
+    c.publish("big", "after".into()).await.unwrap();
+    assert_eq!(&next(&mut sub).await.payload[..], b"after");
 }
 
 #[tokio::test]
@@ -248,19 +282,81 @@ async fn unsubscribe_stops_delivery() {
     sub.unsubscribe().await.unwrap();
     c.flush().await.unwrap();
     wait_no_subscriptions(&srv).await;
+    // async-nats also drops messages for a closed subscription on its side, so the
+    // server's part is checked on the wire: after UNSUB 1 a publish reaches sid 2 only,
+    // and PONG (answered after the PUB was routed) proves nothing else was sent.
+    let mut raw = common::Raw::connect(&srv).await;
+    let (out, _) = raw
+        .exchange(b"CONNECT {\"verbose\":false}\r\nSUB u 1\r\nSUB u 2\r\nPUB u 1\r\na\r\nPING\r\n")
+        .await;
+    assert_eq!(out, "MSG u 1 1\r\na\r\nMSG u 2 1\r\na\r\nPONG\r\n");
+    let (out, closed) = raw.exchange(b"UNSUB 1\r\nPUB u 1\r\nb\r\nPING\r\n").await;
+    assert_eq!(
+        out, "MSG u 2 1\r\nb\r\nPONG\r\n",
+        "no MSG for sid 1 after UNSUB"
+    );
+    assert!(!closed);
 }
 
-#[tokio::test]
+/// Shutdown flushes what is queued for a client before closing it: a subscriber with
+/// a small receive buffer that does not read holds megabytes in the server's outbound
+/// queue when shutdown starts, and still receives every message, then EOF.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_flushes_and_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const N: usize = 8000;
     let srv = start_default().await;
-    let c = client(&srv).await;
-    let mut sub = c.subscribe("s").await.unwrap();
-    c.flush().await.unwrap();
-    c.publish("s", "last".into()).await.unwrap();
-    c.flush().await.unwrap();
-    assert_eq!(&next(&mut sub).await.payload[..], b"last");
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let mut sub = sock.connect(srv.client_addr).await.unwrap();
+    sub.write_all(b"CONNECT {\"verbose\":false}\r\nSUB s 1\r\nPING\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut tmp = vec![0u8; 1 << 16];
+    while !got.ends_with(b"PONG\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), sub.read(&mut tmp))
+            .await
+            .expect("PONG within 10s")
+            .unwrap();
+        assert!(n > 0, "closed early");
+        got.extend_from_slice(&tmp[..n]);
+    }
+    // The publisher's PONG comes after the server routed all N messages.
+    let mut p = common::Raw::connect(&srv).await;
+    let payload = vec![b'x'; 1024];
+    let mut batch = Vec::new();
+    batch.extend_from_slice(b"CONNECT {\"verbose\":false}\r\n");
+    for _ in 0..N {
+        batch.extend_from_slice(b"PUB s 1024\r\n");
+        batch.extend_from_slice(&payload);
+        batch.extend_from_slice(b"\r\n");
+    }
+    batch.extend_from_slice(b"PING\r\n");
+    p.send(&batch).await;
+    assert_eq!(p.read_line().await, "PONG");
+    // Positive control: the flush below has work to do.
+    let queued: usize = srv
+        .shared
+        .clients
+        .read()
+        .values()
+        .map(|c| c.out.pending())
+        .sum();
+    assert!(
+        queued > 1024 * 1024,
+        "only {queued} bytes queued at shutdown"
+    );
     srv.shutdown();
-    tokio::time::timeout(Duration::from_secs(5), srv.wait())
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), sub.read_to_end(&mut rest))
+        .await
+        .expect("subscriber sees EOF within 30s")
+        .expect("clean close, not a reset");
+    let needle = b"MSG s 1 1024\r\n";
+    let msgs = rest.windows(needle.len()).filter(|w| w == needle).count();
+    assert_eq!(msgs, N, "every queued message flushed before the close");
+    tokio::time::timeout(Duration::from_secs(10), srv.wait())
         .await
         .expect("shutdown completes");
     assert!(tokio::net::TcpStream::connect(srv.client_addr)

@@ -47,6 +47,10 @@ async fn random_bytes_never_panic_the_server() {
         PANICS.fetch_add(1, Ordering::SeqCst);
         prev(info);
     }));
+    // Positive control: the hook counts a panic in a spawned task.
+    let control = tokio::spawn(async { panic!("positive control: counted") }).await;
+    assert!(control.is_err());
+    assert_eq!(PANICS.swap(0, Ordering::SeqCst), 1, "the panic hook counts");
     let mut cfg = common::test_config();
     cfg.max_payload = 4096;
     cfg.max_control_line = 256;
@@ -68,12 +72,32 @@ async fn random_bytes_never_panic_the_server() {
                 }
                 pos += n;
             }
+            // Half-close and read to EOF: the server closes once it has read and
+            // handled everything this connection sent.
+            let _ = s.shutdown().await;
             let mut sink = vec![0u8; 4096];
-            let _ = tokio::time::timeout(Duration::from_millis(100), s.read(&mut sink)).await;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                match tokio::time::timeout_at(deadline, s.read(&mut sink)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => break,
+                    Ok(Ok(_)) => {}
+                    Err(_) => panic!("seed {seed}: the server did not close within 30s"),
+                }
+            }
         }));
     }
     for t in tasks {
         t.await.unwrap();
+    }
+    // Every connection's server task has finished before the panics are counted.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !srv.shared.clients.read().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} connections still open",
+            srv.shared.clients.read().len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
         PANICS.load(Ordering::SeqCst),
@@ -86,7 +110,7 @@ async fn random_bytes_never_panic_the_server() {
     common::barrier(&c).await;
     c.publish("after.garbage", "ok".into()).await.unwrap();
     use futures::StreamExt;
-    let m = tokio::time::timeout(Duration::from_secs(2), sub.next())
+    let m = tokio::time::timeout(Duration::from_secs(10), sub.next())
         .await
         .unwrap()
         .unwrap();

@@ -440,3 +440,80 @@ async fn minority_refuses_writes_and_dedup_survives_restart() {
         }
     }
 }
+
+/// A follower kept down while the leader purges its log behind a snapshot catches up
+/// by installing the snapshot, then by entries, and ends with an identical copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follower_down_during_log_purge_catches_up_by_snapshot() {
+    let mut nodes = Nodes::jetstream_with_env(&[
+        ("NATRIUM_RAFT_SNAPSHOT_EVERY", "50"),
+        ("NATRIUM_RAFT_KEEP_BEHIND_SNAPSHOT", "10"),
+    ]);
+    nodes.wait_mesh(&[0, 1, 2]).await;
+    wait_meta(&nodes).await;
+    let js = jetstream::new(nodes.client(0).await);
+    js.create_stream(stream::Config {
+        name: "SNAP".into(),
+        subjects: vec!["snap.>".into()],
+        num_replicas: 3,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let leader = leader_of(&nodes, "SNAP").await;
+    let down = (leader + 1) % 3;
+    let client_node = 3 - leader - down;
+    nodes[down].kill();
+    let js = jetstream::new(nodes.client(client_node).await);
+    // One PubAck awaited at a time: one log entry per message.
+    const N: usize = 400;
+    for i in 0..N {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match publish_id(
+                &js,
+                &format!("snap.{}", i % 5),
+                &format!("id{i}"),
+                &format!("m{i}"),
+            )
+            .await
+            {
+                Ok(_) => break,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "publish {i}: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    // The leader's log no longer holds what the stopped follower lacks.
+    let leader = leader_of(&nodes, "SNAP").await;
+    let raftz = nodes[leader].get("/raftz").await.expect("raftz");
+    let group = raftz["groups"]
+        .as_array()
+        .and_then(|g| {
+            g.iter()
+                .find(|g| g["name"].as_str().is_some_and(|n| n.ends_with("SNAP")))
+        })
+        .cloned()
+        .expect("SNAP group on its leader");
+    assert!(
+        group["purged"].as_u64().unwrap_or(0) > 100,
+        "log not purged: {group}"
+    );
+    nodes[down].start();
+    let copy = wait_replicas_equal(&nodes, &[0, 1, 2], "SNAP", N).await;
+    assert_eq!(copy[0][0], 1);
+    assert_eq!(copy[N - 1][0], N as u64);
+    assert!(
+        nodes[down].log_text().contains("snapshot installed"),
+        "the restarted follower did not install a snapshot"
+    );
+    // And it keeps up by entries afterwards.
+    for i in N..N + 20 {
+        publish_id(&js, "snap.x", &format!("id{i}"), "more")
+            .await
+            .unwrap();
+    }
+    wait_replicas_equal(&nodes, &[0, 1, 2], "SNAP", N + 20).await;
+}

@@ -232,7 +232,7 @@ async fn redelivery_after_ack_wait_and_max_deliver_advisory() {
         .unwrap();
     let start = Instant::now();
     let mut deliveries = Vec::new();
-    while deliveries.len() < 3 && start.elapsed() < Duration::from_secs(5) {
+    while deliveries.len() < 3 && start.elapsed() < Duration::from_secs(30) {
         for m in fetch(&con, 1, Duration::from_millis(500)).await {
             deliveries.push((start.elapsed(), m.info().unwrap().delivered));
         }
@@ -298,7 +298,9 @@ async fn backoff_nak_with_delay_term_and_progress() {
         .create_consumer(pull::Config {
             durable_name: Some("nk".into()),
             ack_policy: AckPolicy::Explicit,
-            ack_wait: Duration::from_millis(600),
+            // Far beyond the nak delay: a redelivery within the 10 s fetch below is the
+            // nak delay's doing, not the ack wait's.
+            ack_wait: Duration::from_secs(30),
             filter_subject: "b.2".into(),
             ..Default::default()
         })
@@ -312,26 +314,47 @@ async fn backoff_nak_with_delay_term_and_progress() {
         .await
         .unwrap();
     msgs[1].ack_with(AckKind::Term).await.unwrap();
-    let again = fetch(&con2, 2, Duration::from_secs(1)).await;
+    let again = fetch(&con2, 1, Duration::from_secs(10)).await;
     assert_eq!(
         payloads(&again),
         ["m0"],
-        "only the nak'd message comes back"
+        "only the nak'd message comes back, after the nak delay (ack wait is 30 s)"
     );
     assert!(t.elapsed() >= Duration::from_millis(280));
     assert!(
-        t.elapsed() < Duration::from_millis(590),
-        "nak delay, not ack wait"
+        fetch(&con2, 1, Duration::from_millis(300)).await.is_empty(),
+        "the terminated message stays gone"
     );
-    // In progress pushes the deadline: no redelivery at the original ack wait.
+    again[0].ack().await.unwrap();
+
+    // In progress pushes the deadline: no redelivery at the original ack wait. Ack
+    // wait 4 s; +WPI at 2 s moves it to 6 s; nothing may arrive from 2 s to 5 s (the
+    // original deadline plus a second), and the message comes back after that.
+    publish_n(&js, "b.3", 1).await;
+    let con3 = s
+        .create_consumer(pull::Config {
+            durable_name: Some("wp".into()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(4),
+            filter_subject: "b.3".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let first = fetch(&con3, 1, Duration::from_secs(10)).await;
+    assert_eq!(first.len(), 1);
     let t = Instant::now();
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    again[0].ack_with(AckKind::Progress).await.unwrap();
-    let none = fetch(&con2, 1, Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    first[0].ack_with(AckKind::Progress).await.unwrap();
+    let none = fetch(&con3, 1, Duration::from_secs(3)).await;
     assert!(none.is_empty(), "redelivered despite +WPI");
-    let back = fetch(&con2, 1, Duration::from_secs(1)).await;
+    let back = fetch(&con3, 1, Duration::from_secs(10)).await;
     assert_eq!(back.len(), 1);
-    assert!(t.elapsed() >= Duration::from_millis(950));
+    assert!(
+        t.elapsed() >= Duration::from_millis(5900),
+        "{:?}",
+        t.elapsed()
+    );
     js_common::stop(srv).await;
 }
 
@@ -637,23 +660,48 @@ async fn push_consumer_with_queue_group_delivers_once() {
     .unwrap();
     publish_n(&js, "pq", 40).await;
     let mut seen = Vec::new();
-    let end = tokio::time::Instant::now() + Duration::from_secs(3);
+    let end = tokio::time::Instant::now() + Duration::from_secs(30);
     while seen.len() < 40 {
         let m = tokio::select! {
             m = a.next() => m,
             m = b.next() => m,
-            _ = tokio::time::sleep_until(end) => break,
+            _ = tokio::time::sleep_until(end) => panic!("only {} of 40 within 30s", seen.len()),
         }
-        .unwrap();
+        .expect("subscription open");
         assert_eq!(m.subject.as_str(), "pq");
         let reply = m.reply.clone().unwrap();
         assert!(reply.starts_with("$JS.ACK.PQ.pd."), "{reply}");
         seen.push(String::from_utf8_lossy(&m.payload).into_owned());
         c.publish(reply, "".into()).await.unwrap();
     }
-    seen.sort();
-    seen.dedup();
-    assert_eq!(seen.len(), 40);
+    // Forty deliveries, each message once: no duplicate among them.
+    let mut distinct = seen.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 40, "duplicates among {seen:?}");
+    // And nothing beyond them: the consumer delivered exactly 40 and all are acked.
+    let mut cons: async_nats::jetstream::consumer::PushConsumer =
+        s.get_consumer("pd").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = cons.info().await.unwrap().clone();
+        if info.num_ack_pending == 0 {
+            assert_eq!(info.delivered.consumer_sequence, 40, "{info:?}");
+            assert_eq!(info.ack_floor.consumer_sequence, 40, "{info:?}");
+            assert_eq!(info.num_redelivered, 0, "{info:?}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "acks not applied: {info:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for sub in [&mut a, &mut b] {
+        if let Ok(m) = tokio::time::timeout(Duration::from_millis(200), sub.next()).await {
+            panic!("a 41st delivery: {m:?}");
+        }
+    }
     js_common::stop(srv).await;
 }
 

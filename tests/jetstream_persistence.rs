@@ -170,11 +170,17 @@ async fn kill_9_loses_no_acknowledged_message() {
         })
     };
     // Let the burst run, then kill -9 in the middle of it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
         if acked.lock().len() >= 2_000 {
             break;
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} acknowledged publishes in 120s",
+            acked.lock().len()
+        );
     }
     child.kill().expect("SIGKILL");
     child.wait().unwrap();

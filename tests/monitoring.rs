@@ -243,17 +243,20 @@ async fn slow_consumer_is_closed_and_counted() {
         c.publish("flood", payload.clone()).await.unwrap();
     }
     c.flush().await.unwrap();
-    let mut closed = false;
-    for _ in 0..50 {
+    // Polled under a deadline: counted, then listed as closed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
         let v = http_json(&srv, "/varz").await;
-        if v["slow_consumers"].as_u64().unwrap() >= 1 {
-            closed = true;
+        let c = http_json(&srv, "/connz?state=closed").await;
+        if v["slow_consumers"].as_u64().unwrap() >= 1 && c["connections"][0].is_object() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "slow consumer not detected and closed within 30s: {v} {c}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(closed, "slow consumer detected");
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let v = http_json(&srv, "/connz?state=closed").await;
     let reason = v["connections"][0]["reason"].as_str().unwrap().to_string();
     assert!(reason.starts_with("Slow Consumer"), "{reason}");

@@ -33,8 +33,8 @@ async fn ping_pong_and_verbose_defaults() {
     assert_eq!(c.exchange(b"PING\n").await, ("PONG\r\n".into(), false));
     // Before CONNECT, verbose defaults to true.
     assert_eq!(
-        c.exchange(b"SUB foo 1\r\n").await,
-        ("+OK\r\n".into(), false)
+        c.exchange(b"SUB foo 1\r\nPING\r\n").await,
+        ("+OK\r\nPONG\r\n".into(), false)
     );
     let mut c = Raw::connect(&srv).await;
     assert_eq!(
@@ -43,9 +43,12 @@ async fn ping_pong_and_verbose_defaults() {
     );
     let mut c = Raw::connect(&srv).await;
     assert_eq!(
-        c.exchange(b"CONNECT {}\r\nSUB foo 1\r\nPUB foo 2\r\nhi\r\n")
+        c.exchange(b"CONNECT {}\r\nSUB foo 1\r\nPUB foo 2\r\nhi\r\nPING\r\n")
             .await,
-        ("+OK\r\n+OK\r\n+OK\r\nMSG foo 1 2\r\nhi\r\n".into(), false)
+        (
+            "+OK\r\n+OK\r\n+OK\r\nMSG foo 1 2\r\nhi\r\nPONG\r\n".into(),
+            false
+        )
     );
 }
 
@@ -105,7 +108,10 @@ async fn headers_and_no_responders() {
     let (out, _) = c
         .exchange(b"SUB r 2\r\nPUB nobody r 1\r\na\r\nPING\r\n")
         .await;
-    assert_eq!(out, "HMSG r 2 16 16\r\nNATS/1.0 503\r\n\r\n\r\nPONG\r\n");
+    assert_eq!(
+        out,
+        "HMSG r 2 38 38\r\nNATS/1.0 503\r\nNats-Subject: nobody\r\n\r\n\r\nPONG\r\n"
+    );
     // Without a subscription on the reply subject, nothing comes back.
     let (out, _) = c.exchange(b"PUB nobody other 1\r\na\r\nPING\r\n").await;
     assert_eq!(out, "PONG\r\n");
@@ -201,7 +207,14 @@ async fn errors_that_close() {
     long.extend_from_slice(b" 1\r\na\r\n");
     expect_close(&long, "-ERR 'maximum control line exceeded'\r\n").await;
     let unterminated = vec![b'a'; 5000];
-    expect_close(&unterminated, "-ERR 'maximum control line exceeded'\r\n").await;
+    expect_close(&unterminated, "-ERR 'Unknown Protocol Operation'\r\n").await;
+    let mut unterminated_pub = b"PUB ".to_vec();
+    unterminated_pub.extend(std::iter::repeat_n(b'a', 5000));
+    expect_close(
+        &unterminated_pub,
+        "-ERR 'maximum control line exceeded'\r\n",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -248,7 +261,9 @@ async fn every_split_of_the_input_gives_the_same_bytes() {
             c.send(part).await;
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        let (out, _) = c.read_for(Duration::from_millis(300)).await;
+        let (out, _) = c
+            .read_until(Duration::from_secs(10), |b| b.ends_with(b"PONG\r\n"))
+            .await;
         assert_eq!(
             String::from_utf8_lossy(&out),
             expected,
@@ -282,7 +297,7 @@ async fn stale_connection_after_unanswered_pings() {
     let srv = start_server(cfg).await;
     let mut c = Raw::connect(&srv).await;
     c.send(QUIET).await;
-    let (out, closed) = c.read_for(Duration::from_secs(2)).await;
+    let (out, closed) = c.read_for(Duration::from_secs(10)).await;
     let out = String::from_utf8_lossy(&out);
     assert_eq!(out, "PING\r\nPING\r\n-ERR 'Stale Connection'\r\n");
     assert!(closed);

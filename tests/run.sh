@@ -51,7 +51,17 @@ bash tests/install-reference.sh
 # line here; the summary below prints them so no skip goes unseen.
 NATRIUM_SKIP_LOG="$(mktemp)"
 export NATRIUM_SKIP_LOG
+# The differential run (tests/differential.rs) writes its report of every compared
+# case here; the summary prints it.
+NATRIUM_DIFF_REPORT="$(mktemp)"
+export NATRIUM_DIFF_REPORT
 summary() {
+  if [ -s "$NATRIUM_DIFF_REPORT" ]; then
+    cat "$NATRIUM_DIFF_REPORT" >&2
+  else
+    echo "== tests/run.sh: the differential run did not report (not run or failed early)" >&2
+  fi
+  rm -f "$NATRIUM_DIFF_REPORT"
   if [ -s "$NATRIUM_SKIP_LOG" ]; then
     echo "== tests/run.sh: skipped tests" >&2
     cat "$NATRIUM_SKIP_LOG" >&2

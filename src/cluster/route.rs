@@ -35,6 +35,11 @@ const ROUTE_MAX_PENDING: usize = 64 * 1024 * 1024;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const PING_INTERVAL: Duration = Duration::from_secs(10);
 const PINGS_MAX: u32 = 3;
+/// Between JetStream nodes a silent peer is noticed within about two seconds (the
+/// order of Raft's election timeout), so pending Raft calls to it fail fast and the
+/// route is redialled: four unanswered pings 500 ms apart, sent on the urgent lane.
+const JS_PING_INTERVAL: Duration = Duration::from_millis(500);
+const JS_PINGS_MAX: u32 = 4;
 const READ_CHUNK: usize = 64 * 1024;
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -76,10 +81,18 @@ impl Route {
         }
     }
 
-    /// Queues a Raft frame. Raft frames share the route's output queue with messages
-    /// (one lane; see ARCHITECTURE.md, "Raft traffic").
+    /// Queues a Raft frame on the route's urgent lane: it is written before any
+    /// queued message traffic (see ARCHITECTURE.md, "Raft traffic").
     pub fn send_raft(&self, kind: Kind) {
-        self.send(kind);
+        match self.handle.out.push_urgent(|b| frame::encode(b, kind)) {
+            Ok(()) => self.handle.out.wake(),
+            Err(PushError::Closed) => {}
+            Err(PushError::SlowConsumer) => {
+                warn!(peer = %self.peer_name, "route Raft queue full, closing route");
+                self.handle
+                    .close_with(CloseReason::SlowConsumerPendingBytes);
+            }
+        }
     }
 
     /// Number of peer subscriptions this route carries.
@@ -578,8 +591,12 @@ async fn read_loop(
     mut buf: BytesMut,
 ) -> CloseReason {
     let close = route.handle.close.clone();
-    let mut ping =
-        tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let (interval, pings_max) = if route.peer_raft_id != 0 && cluster.raft_frames().is_some() {
+        (JS_PING_INTERVAL, JS_PINGS_MAX)
+    } else {
+        (PING_INTERVAL, PINGS_MAX)
+    };
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pings_out = 0u32;
     let mut ping_sent: Option<Instant> = None;
@@ -615,13 +632,13 @@ async fn read_loop(
                 Err(_) => return CloseReason::ReadError,
             },
             _ = ping.tick() => {
-                if pings_out >= PINGS_MAX {
+                if pings_out >= pings_max {
                     warn!("route stale: no pong, closing it");
                     return CloseReason::StaleConnection;
                 }
                 pings_out += 1;
                 ping_sent = Some(Instant::now());
-                route.send(Kind::Ping(Ping { nonce: 0 }));
+                route.send_raft(Kind::Ping(Ping { nonce: 0 }));
             }
         }
     }
@@ -647,7 +664,7 @@ fn process(
                 None => debug!(account = %i.account, "interest for unknown account ignored"),
             },
             Kind::Gossip(g) => cluster.on_gossip(server, g),
-            Kind::Ping(p) => route.send(Kind::Pong(Pong { nonce: p.nonce })),
+            Kind::Ping(p) => route.send_raft(Kind::Pong(Pong { nonce: p.nonce })),
             Kind::Pong(_) => {
                 *pings_out = 0;
                 if let Some(t) = ping_sent.take() {

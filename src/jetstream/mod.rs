@@ -169,7 +169,7 @@ impl JetStream {
                 &members,
                 standalone,
                 Arc::new(meta::MetaFsm(meta.clone())),
-                RaftSettings::DEFAULT,
+                RaftSettings::from_env(),
             )
             .await
             .map_err(|e| JetStreamError::Raft(e.to_string()))?;

@@ -96,14 +96,15 @@ async fn start_replica(
     )
     .map_err(|e| e.to_string())?;
     let members: BTreeSet<u64> = a.peers.iter().copied().collect();
+    let base = RaftSettings::from_env();
     let settings = RaftSettings {
         // Memory state cannot stand in for a purged log after a restart.
         snapshot_every: if a.config.storage == Storage::Memory {
             0
         } else {
-            RaftSettings::DEFAULT.snapshot_every
+            base.snapshot_every
         },
-        ..RaftSettings::DEFAULT
+        ..base
     };
     let group = js
         .raft

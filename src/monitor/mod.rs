@@ -160,7 +160,6 @@ async fn jsz(State(s): Shared, Query(q): Params) -> Response {
     let mut v = json!({
         "server_id": s.id,
         "now": now(),
-        "disabled": js.is_none(),
         "config": {
             "max_memory": cfg.and_then(|j| j.max_memory_store).unwrap_or(0),
             "max_storage": cfg.and_then(|j| j.max_file_store).unwrap_or(0),
@@ -182,6 +181,10 @@ async fn jsz(State(s): Shared, Query(q): Params) -> Response {
         "messages": usage.messages,
         "bytes": usage.bytes,
     });
+    // `disabled` only when true, as nats-server (`omitempty`).
+    if let (None, Value::Object(o)) = (js, &mut v) {
+        o.insert("disabled".into(), json!(true));
+    }
     if let (Some(js), Value::Object(o)) = (js, &mut v) {
         o.insert("meta_cluster".into(), js.meta_cluster_json());
         o.insert("raft_id".into(), json!(js.raft.id.to_string()));

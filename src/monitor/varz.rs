@@ -61,7 +61,7 @@ pub async fn varz(State(s): Shared) -> Response {
             "addr": cl.host,
             "cluster_port": run.listen.port(),
             "urls": run.configured_urls(),
-            "auth_timeout": cl.authorization.as_ref().map_or(0.0, |a| a.timeout.as_secs_f64()),
+            "auth_timeout": go_seconds(cl.authorization.as_ref().map_or(0.0, |a| a.timeout.as_secs_f64())),
             "pool_size": cl.pool_size,
         }),
         _ => json!({}),
@@ -86,7 +86,7 @@ pub async fn varz(State(s): Shared) -> Response {
         }),
         None => json!({}),
     };
-    let v = json!({
+    let mut v = json!({
         "server_id": s.id,
         "server_name": s.name,
         "version": ADVERTISED_VERSION,
@@ -95,7 +95,6 @@ pub async fn varz(State(s): Shared) -> Response {
         "go": format!("natrium {}", env!("CARGO_PKG_VERSION")),
         "host": c.host,
         "port": s.client_addr.port(),
-        "auth_required": s.auth.required(),
         "max_connections": c.max_connections,
         "ping_interval": c.ping_interval.as_nanos() as u64,
         "ping_max": c.ping_max,
@@ -103,7 +102,7 @@ pub async fn varz(State(s): Shared) -> Response {
         "http_port": http.map_or(0, |a| a.port()),
         "http_base_path": "",
         "https_port": 0,
-        "auth_timeout": s.auth.timeout.as_secs_f64(),
+        "auth_timeout": go_seconds(s.auth.timeout.as_secs_f64()),
         "max_control_line": c.max_control_line,
         "max_payload": c.max_payload,
         "max_pending": c.max_pending,
@@ -125,7 +124,6 @@ pub async fn varz(State(s): Shared) -> Response {
         "connections": s.clients.read().len(),
         "total_connections": s.stats.total_connections.load(Ordering::Relaxed),
         "routes": routes,
-        "connect_urls": connect_urls,
         "remotes": 0,
         "leafnodes": 0,
         "in_msgs": m.in_msgs,
@@ -143,7 +141,25 @@ pub async fn varz(State(s): Shared) -> Response {
         "config_load_time": rfc3339(s.config_load_time),
         "system_account": s.accounts.system_name(),
     });
+    // Fields nats-server omits when false or empty (`omitempty`).
+    if let Some(o) = v.as_object_mut() {
+        if s.auth.required() {
+            o.insert("auth_required".into(), json!(true));
+        }
+        if !connect_urls.is_empty() {
+            o.insert("connect_urls".into(), json!(connect_urls));
+        }
+    }
     json_response(&v)
+}
+
+/// Seconds as Go's encoding/json writes a float64: `2`, not `2.0`, when whole.
+fn go_seconds(secs: f64) -> serde_json::Value {
+    if secs.fract() == 0.0 && secs.abs() < 1e15 {
+        json!(secs as i64)
+    } else {
+        json!(secs)
+    }
 }
 
 /// The `websocket` block of /varz (empty when not listening), as nats-server.

@@ -1,8 +1,17 @@
 //! NATS/1.0 header blocks: building the status messages the server generates and
 //! looking up a header in a client's block.
 
-/// `NATS/1.0 503\r\n\r\n`: the no-responders status.
+/// `NATS/1.0 503\r\n\r\n`: the no-responders status without headers.
 pub const NO_RESPONDERS: &[u8] = b"NATS/1.0 503\r\n\r\n";
+
+/// The no-responders status as nats-server 2.15.1 sends it to a client: the 503 status
+/// line and `Nats-Subject:` naming the subject that had no subscribers.
+pub fn no_responders(out: &mut Vec<u8>, subject: &[u8]) {
+    out.clear();
+    out.extend_from_slice(b"NATS/1.0 503\r\nNats-Subject: ");
+    out.extend_from_slice(subject);
+    out.extend_from_slice(b"\r\n\r\n");
+}
 
 /// Finds the first value of header `key` (case-sensitive, as nats-server matches).
 pub fn get<'a>(block: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {

@@ -76,6 +76,13 @@ pub fn parse_client_op<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>,
         Some(i) => i,
         None => {
             if buf.len() > limits.max_control_line + 1 {
+                // nats-server rejects a line that does not start with an op as soon
+                // as it sees it; only a known op's over-long line is a control-line
+                // error.
+                let (op, _) = split_op(&buf[..scan_len]);
+                if ascii_upper_op(op).is_none() {
+                    return Err(ProtoError::UnknownOp);
+                }
                 return Err(ProtoError::MaxControlLine);
             }
             return Ok(Parsed::Incomplete);
@@ -428,10 +435,13 @@ mod tests {
             one(b"HPUB foo 5 3\r\n"),
             Err(ProtoError::CloseSilently(_))
         ));
+        // An over-long line that is not an op is an unknown op (as nats-server 2.15.1);
+        // a known op's over-long line, terminated or not, is a control-line error.
         let long = [b'a'; 5000];
-        assert_eq!(one(&long), Err(ProtoError::MaxControlLine));
+        assert_eq!(one(&long), Err(ProtoError::UnknownOp));
         let mut line = b"PUB ".to_vec();
         line.extend_from_slice(&long);
+        assert_eq!(one(&line), Err(ProtoError::MaxControlLine));
         line.extend_from_slice(b" 1\r\na\r\n");
         assert_eq!(one(&line), Err(ProtoError::MaxControlLine));
     }

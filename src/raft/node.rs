@@ -25,6 +25,9 @@ pub struct RaftSettings {
     /// Build a snapshot (and purge the log behind it) every this many entries;
     /// 0 never (state that is not durable cannot replace the log).
     pub snapshot_every: u64,
+    /// Entries kept behind a snapshot so a briefly lagging follower catches up by
+    /// entries rather than by a whole snapshot.
+    pub keep_behind_snapshot: u64,
 }
 
 impl RaftSettings {
@@ -34,11 +37,23 @@ impl RaftSettings {
         election_min_ms: 1000,
         election_max_ms: 2000,
         snapshot_every: 8192,
+        keep_behind_snapshot: 2048,
     };
-}
 
-/// Entries kept behind a snapshot so a briefly lagging follower catches up by entries.
-const KEEP_BEHIND_SNAPSHOT: u64 = 2048;
+    /// [`RaftSettings::DEFAULT`] with the snapshot cadence taken from
+    /// `NATRIUM_RAFT_SNAPSHOT_EVERY` and `NATRIUM_RAFT_KEEP_BEHIND_SNAPSHOT` when set
+    /// (a test knob: the snapshot catch-up test makes logs purge after a few entries).
+    pub fn from_env() -> RaftSettings {
+        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+        let d = RaftSettings::DEFAULT;
+        RaftSettings {
+            snapshot_every: num("NATRIUM_RAFT_SNAPSHOT_EVERY").unwrap_or(d.snapshot_every),
+            keep_behind_snapshot: num("NATRIUM_RAFT_KEEP_BEHIND_SNAPSHOT")
+                .unwrap_or(d.keep_behind_snapshot),
+            ..d
+        }
+    }
+}
 
 pub struct RaftNode {
     pub id: NodeId,
@@ -99,13 +114,13 @@ impl RaftNode {
             election_timeout_max: settings.election_max_ms,
             install_snapshot_timeout: 10_000,
             max_payload_entries: 512,
-            replication_lag_threshold: 4 * KEEP_BEHIND_SNAPSHOT,
+            replication_lag_threshold: 4 * settings.keep_behind_snapshot.max(1),
             snapshot_policy: if settings.snapshot_every == 0 {
                 openraft::SnapshotPolicy::Never
             } else {
                 openraft::SnapshotPolicy::LogsSinceLast(settings.snapshot_every)
             },
-            max_in_snapshot_log_to_keep: KEEP_BEHIND_SNAPSHOT,
+            max_in_snapshot_log_to_keep: settings.keep_behind_snapshot,
             snapshot_max_chunk_size: 4 * 1024 * 1024,
             ..Default::default()
         }

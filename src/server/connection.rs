@@ -491,14 +491,15 @@ impl Connection {
         self.account.stats.add_out(om, ob);
         if result.is_empty() && self.no_responders {
             if let Some(r) = reply {
-                self.no_responders_reply(r);
+                self.no_responders_reply(subject, r);
             }
         }
         Next::Continue
     }
 
-    /// Sends the `503` status to the publisher's own subscription on `reply`.
-    fn no_responders_reply(&mut self, reply: &[u8]) {
+    /// Sends the `503` status (naming `subject`) to the publisher's own subscription
+    /// on `reply`.
+    fn no_responders_reply(&mut self, subject: &[u8], reply: &[u8]) {
         let Ok(r) = std::str::from_utf8(reply) else {
             return;
         };
@@ -514,10 +515,12 @@ impl Connection {
             .find(|s| s.client.cid == cid)
             .cloned();
         if let Some(sub) = own {
+            let mut status = Vec::new();
+            headers::no_responders(&mut status, subject);
             let _ = self
                 .handle
                 .out
-                .push(|b| encode::hmsg(b, reply, &sub.sid, None, headers::NO_RESPONDERS, b""));
+                .push(|b| encode::hmsg(b, reply, &sub.sid, None, &status, b""));
             self.flush.add(&self.handle);
         }
     }

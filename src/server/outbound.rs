@@ -4,6 +4,9 @@
 //! Appends copy into one `BytesMut` under a short lock; the writer swaps that buffer out
 //! and writes it with one syscall batch, so many messages coalesce into one write.
 //! Bounded: a queue above `max_pending` bytes marks the connection a slow consumer.
+//! Routes have a second, urgent lane (Raft frames): the writer takes it before the
+//! bulk bytes, so consensus traffic waits for at most the write in progress, never for
+//! a backlog of messages. Both lanes hold whole frames and are written whole.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -24,6 +27,7 @@ pub enum PushError {
 
 struct Queue {
     data: BytesMut,
+    urgent: BytesMut,
     closed: bool,
 }
 
@@ -41,6 +45,7 @@ impl Outbound {
         Outbound {
             queue: Mutex::new(Queue {
                 data: BytesMut::new(),
+                urgent: BytesMut::new(),
                 closed: false,
             }),
             notify: Notify::new(),
@@ -66,9 +71,27 @@ impl Outbound {
         Ok(())
     }
 
+    /// Appends to the urgent lane (written before any queued bulk bytes); bounded by
+    /// `max_pending` on its own.
+    pub fn push_urgent(&self, fill: impl FnOnce(&mut BytesMut)) -> Result<(), PushError> {
+        let mut q = self.queue.lock();
+        if q.closed {
+            return Err(PushError::Closed);
+        }
+        fill(&mut q.urgent);
+        if q.urgent.len() > self.max_pending {
+            q.closed = true;
+            q.data.clear();
+            q.urgent.clear();
+            return Err(PushError::SlowConsumer);
+        }
+        Ok(())
+    }
+
     /// Bytes waiting to be written.
     pub fn pending(&self) -> usize {
-        self.queue.lock().data.len()
+        let q = self.queue.lock();
+        q.data.len() + q.urgent.len()
     }
 
     /// Wakes the writer now.
@@ -82,13 +105,19 @@ impl Outbound {
         q.closed = true;
         if discard {
             q.data.clear();
+            q.urgent.clear();
         }
         drop(q);
         self.notify.notify_one();
     }
 
+    /// Swaps the next buffer to write into `spare`: the urgent lane first.
     fn take(&self, spare: &mut BytesMut) -> (bool, bool) {
         let mut q = self.queue.lock();
+        if !q.urgent.is_empty() {
+            std::mem::swap(&mut q.urgent, spare);
+            return (true, q.closed);
+        }
         let has = !q.data.is_empty();
         if has {
             std::mem::swap(&mut q.data, spare);

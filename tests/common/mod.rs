@@ -98,11 +98,42 @@ impl Raw {
         }
     }
 
-    /// Sends `input` and returns what comes back within 300 ms.
+    /// Sends `input` and returns the reply and whether the server closed the
+    /// connection. No time window: when `input` ends with PING the reply is read up to
+    /// its PONG (the server answers in order, so everything `input` caused came
+    /// before), otherwise until the server closes; either under a 10 s deadline, after
+    /// which what arrived is returned (and the caller's assertion fails).
     pub async fn exchange(&mut self, input: &[u8]) -> (String, bool) {
         self.send(input).await;
-        let (b, closed) = self.read_for(Duration::from_millis(300)).await;
+        let trimmed = input.strip_suffix(b"\n").unwrap_or(input);
+        let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+        let pinged =
+            trimmed.len() >= 4 && trimmed[trimmed.len() - 4..].eq_ignore_ascii_case(b"PING");
+        let (b, closed) = self
+            .read_until(Duration::from_secs(10), |b| {
+                pinged && b.ends_with(b"PONG\r\n")
+            })
+            .await;
         (String::from_utf8_lossy(&b).into_owned(), closed)
+    }
+
+    /// Reads until `done(bytes so far)` holds, the server closes, or `deadline` passes.
+    pub async fn read_until(
+        &mut self,
+        deadline: Duration,
+        done: impl Fn(&[u8]) -> bool,
+    ) -> (Vec<u8>, bool) {
+        let mut out = std::mem::take(&mut self.buf);
+        let deadline = tokio::time::Instant::now() + deadline;
+        let mut tmp = vec![0u8; 65536];
+        while !done(&out) {
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut tmp)).await {
+                Err(_) => return (out, false),
+                Ok(Ok(0)) | Ok(Err(_)) => return (out, true),
+                Ok(Ok(n)) => out.extend_from_slice(&tmp[..n]),
+            }
+        }
+        (out, false)
     }
 }
 
