@@ -12,6 +12,7 @@ use natrium::config::{AccountConfig, Config, UserConfig};
 fn user(name: &str, pass: &str) -> UserConfig {
     UserConfig {
         user: name.into(),
+        nkey: None,
         password: Some(pass.into()),
         permissions: None,
     }

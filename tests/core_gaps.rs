@@ -80,6 +80,7 @@ async fn write_deadline_closes_a_stuck_client() {
 fn user(name: &str, pass: &str) -> UserConfig {
     UserConfig {
         user: name.into(),
+        nkey: None,
         password: Some(pass.into()),
         permissions: None,
     }

@@ -24,8 +24,8 @@ const CASES: &[(&str, &str)] = &[
         "c.conf:5:3: 'tls.verify_and_map' is not supported by natrium",
     ),
     (
-        "port: -1\nauthorization {\n  users = [ { nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4 } ]\n}\n",
-        "c.conf:3:15: nkey users are not supported by natrium",
+        "port: -1\nauthorization {\n  auth_callout { issuer: x }\n}\n",
+        "c.conf:3:3: 'authorization.auth_callout' is not supported by natrium",
     ),
     (
         "port: -1\naccounts {\n  A { exports = [ { stream: foo } ] }\n}\n",

@@ -602,6 +602,7 @@ async fn disabled_account_gets_10039() {
     let mut cfg = js_common::js_config(dir.path());
     let user = |u: &str| UserConfig {
         user: u.into(),
+        nkey: None,
         password: Some("pw".into()),
         permissions: None,
     };

@@ -5,6 +5,7 @@
 //! bcrypt checks are slow on purpose; callers run [`Authenticator::authenticate`] off
 //! the async reactor (`spawn_blocking`).
 
+pub mod nkey;
 pub mod permissions;
 pub mod responses;
 pub mod secret;
@@ -38,6 +39,8 @@ struct UserEntry {
 pub struct Authenticator {
     token: Option<Secret>,
     users: HashMap<String, UserEntry>,
+    /// nkey users by public key.
+    nkeys: HashMap<String, UserEntry>,
     no_auth_user: Option<String>,
     pub timeout: Duration,
 }
@@ -50,25 +53,32 @@ impl Authenticator {
             .as_ref()
             .map(|p| Arc::new(Permissions::compile(p)));
         let mut users = HashMap::new();
+        let mut nkeys = HashMap::new();
         let mut add = |u: &UserConfig, account: &str| {
             let permissions = u
                 .permissions
                 .as_ref()
                 .map(|p| Arc::new(Permissions::compile(p)))
                 .or_else(|| default_perms.clone());
-            users.insert(
-                u.user.clone(),
-                UserEntry {
-                    password: u.password.as_deref().map(Secret::new),
-                    account: account.to_string(),
-                    permissions,
-                },
-            );
+            let entry = UserEntry {
+                password: u.password.as_deref().map(Secret::new),
+                account: account.to_string(),
+                permissions,
+            };
+            match &u.nkey {
+                Some(k) => {
+                    nkeys.insert(k.clone(), entry);
+                }
+                None => {
+                    users.insert(u.user.clone(), entry);
+                }
+            }
         };
         if let Some(user) = &a.user {
             add(
                 &UserConfig {
                     user: user.clone(),
+                    nkey: None,
                     password: a.password.clone(),
                     permissions: None,
                 },
@@ -86,6 +96,7 @@ impl Authenticator {
         Authenticator {
             token: a.token.as_deref().map(Secret::new),
             users,
+            nkeys,
             no_auth_user: cfg.no_auth_user.clone(),
             timeout: a.timeout,
         }
@@ -93,11 +104,35 @@ impl Authenticator {
 
     /// Whether clients must present credentials (INFO `auth_required`).
     pub fn required(&self) -> bool {
-        self.token.is_some() || !self.users.is_empty()
+        self.token.is_some() || !self.users.is_empty() || !self.nkeys.is_empty()
+    }
+
+    /// Whether INFO carries a nonce for clients to sign (nkey users exist).
+    pub fn needs_nonce(&self) -> bool {
+        !self.nkeys.is_empty()
     }
 
     /// Checks a CONNECT's credentials. `None` means Authorization Violation.
     pub fn authenticate(&self, ci: &ConnectInfo) -> Option<AuthOutcome> {
+        self.authenticate_with_nonce(ci, None)
+    }
+
+    /// [`Self::authenticate`] for a connection that was sent `nonce` in INFO: an nkey
+    /// in CONNECT must come with `sig`, the ed25519 signature of the nonce.
+    pub fn authenticate_with_nonce(
+        &self,
+        ci: &ConnectInfo,
+        nonce: Option<&str>,
+    ) -> Option<AuthOutcome> {
+        if let (Some(k), false) = (&ci.nkey, self.nkeys.is_empty()) {
+            let entry = self.nkeys.get(k)?;
+            let ok = nkey::verify(k, nonce?, ci.sig.as_deref()?);
+            return ok.then(|| AuthOutcome {
+                user: Some(k.clone()),
+                account: entry.account.clone(),
+                permissions: entry.permissions.clone(),
+            });
+        }
         if !self.required() {
             return Some(AuthOutcome {
                 user: None,
@@ -115,8 +150,8 @@ impl Authenticator {
         }
         let (name, pass) = match (&ci.user, &self.no_auth_user) {
             (Some(u), _) => (u.as_str(), ci.pass.as_deref().unwrap_or("")),
-            (None, Some(nau)) if ci.auth_token.is_none() => {
-                let e = self.users.get(nau)?;
+            (None, Some(nau)) if ci.auth_token.is_none() && ci.nkey.is_none() => {
+                let e = self.users.get(nau).or_else(|| self.nkeys.get(nau))?;
                 return Some(AuthOutcome {
                     user: Some(nau.clone()),
                     account: e.account.clone(),

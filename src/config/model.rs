@@ -138,7 +138,11 @@ impl Default for Authorization {
 /// One entry of a `users: [...]` list.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UserConfig {
+    /// The user name; for an nkey user, its public key.
     pub user: String,
+    /// Public user nkey (`U...`): the client proves it holds the seed by signing the
+    /// server's nonce; no password.
+    pub nkey: Option<String>,
     /// Plain text or a bcrypt hash.
     pub password: Option<String>,
     pub permissions: Option<Permissions>,

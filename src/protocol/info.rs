@@ -24,6 +24,8 @@ pub struct ServerInfo {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub jetstream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,

@@ -55,6 +55,8 @@ struct Connection {
     no_responders: bool,
     account: Arc<Account>,
     permissions: Option<Arc<Permissions>>,
+    /// The nonce INFO carried, which an nkey CONNECT signs.
+    nonce: Option<String>,
     cache: HashMap<Box<[u8]>, Arc<MatchResult<SubRef>>>,
     cache_genid: u64,
     flush: FlushSet<Arc<ClientHandle>>,
@@ -88,11 +90,13 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    serve_stream(server, rd, wr, addr, cid, client_type, true).await
+    let nonce = server.auth.needs_nonce().then(crate::auth::nkey::new_nonce);
+    serve_stream(server, rd, wr, addr, cid, client_type, true, nonce).await
 }
 
 /// [`serve_io`], with `send_info: false` when INFO already went out in plaintext
-/// before a TLS upgrade.
+/// before a TLS upgrade; `nonce` is the one INFO carries (for nkey signatures).
+#[allow(clippy::too_many_arguments)] // one call per transport; a struct would only rename them
 pub async fn serve_stream<R, W>(
     server: Arc<ServerShared>,
     mut rd: R,
@@ -101,6 +105,7 @@ pub async fn serve_stream<R, W>(
     cid: u64,
     client_type: ClientType,
     send_info: bool,
+    nonce: Option<String>,
 ) -> CloseReason
 where
     R: AsyncRead + Unpin,
@@ -122,7 +127,7 @@ where
         debug!("client connection created");
 
         if send_info {
-            let info = server.client_info_json_for(cid, addr, client_type);
+            let info = server.client_info_json_for(cid, addr, client_type, nonce.as_deref());
             let _ = handle.out.push(|b| encode::info(b, &info));
             handle.out.wake();
         }
@@ -146,6 +151,7 @@ where
             no_responders: false,
             account,
             permissions: None,
+            nonce,
             cache: HashMap::new(),
             cache_genid: u64::MAX,
             flush: FlushSet::new(),
@@ -377,12 +383,15 @@ impl Connection {
         let auth = self.server.auth.clone();
         let outcome: Option<AuthOutcome> = if auth.is_slow() {
             let ci2 = ci.clone();
-            tokio::task::spawn_blocking(move || auth.authenticate(&ci2))
-                .await
-                .ok()
-                .flatten()
+            let nonce = self.nonce.clone();
+            tokio::task::spawn_blocking(move || {
+                auth.authenticate_with_nonce(&ci2, nonce.as_deref())
+            })
+            .await
+            .ok()
+            .flatten()
         } else {
-            auth.authenticate(&ci)
+            auth.authenticate_with_nonce(&ci, self.nonce.as_deref())
         };
         let outcome = match outcome {
             Some(o) => o,

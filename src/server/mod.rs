@@ -131,7 +131,7 @@ pub struct ServerShared {
 impl ServerShared {
     /// The INFO JSON for a NATS protocol client on the client port.
     pub fn client_info_json(&self, cid: u64, addr: SocketAddr) -> Vec<u8> {
-        self.client_info_json_for(cid, addr, client::ClientType::Nats)
+        self.client_info_json_for(cid, addr, client::ClientType::Nats, None)
     }
 
     /// The INFO JSON sent to a new client (TLS fields only for NATS clients: the
@@ -141,6 +141,7 @@ impl ServerShared {
         cid: u64,
         addr: SocketAddr,
         client_type: client::ClientType,
+        nonce: Option<&str>,
     ) -> Vec<u8> {
         let tls = self
             .tls
@@ -149,6 +150,7 @@ impl ServerShared {
         let info = ServerInfo {
             tls_required: tls.is_some(),
             tls_verify: tls.is_some_and(|t| t.settings.verify),
+            nonce: nonce.map(str::to_string),
             server_id: self.id.clone(),
             server_name: self.name.clone(),
             version: ADVERTISED_VERSION.to_string(),

@@ -33,8 +33,9 @@ pub async fn serve(server: Arc<ServerShared>, stream: TcpStream, cid: u64) {
     let _ = stream.set_nodelay(true);
     let mut stream = stream;
     let first = tls.settings.handshake_first;
+    let nonce = server.auth.needs_nonce().then(crate::auth::nkey::new_nonce);
     if !first {
-        let info = server.client_info_json_for(cid, addr, ClientType::Nats);
+        let info = server.client_info_json_for(cid, addr, ClientType::Nats, nonce.as_deref());
         let mut b = bytes::BytesMut::new();
         encode::info(&mut b, &info);
         if stream.write_all(&b).await.is_err() {
@@ -70,5 +71,5 @@ pub async fn serve(server: Arc<ServerShared>, stream: TcpStream, cid: u64) {
         }
     };
     let (rd, wr) = tokio::io::split(tls_stream);
-    connection::serve_stream(server, rd, wr, addr, cid, ClientType::Nats, first).await;
+    connection::serve_stream(server, rd, wr, addr, cid, ClientType::Nats, first, nonce).await;
 }

@@ -102,7 +102,7 @@ impl Conv {
         let mut user: Option<(String, Pos)> = None;
         let mut password = None;
         let mut permissions = None;
-        let mut nkey_pos: Option<Pos> = None;
+        let mut nkey: Option<(String, Pos)> = None;
         for e in &m.entries {
             let key = e.key.to_ascii_lowercase();
             let name = join(prefix, &key);
@@ -113,23 +113,32 @@ impl Conv {
                 "permissions" | "permission" | "authorization" => {
                     permissions = Some(self.permissions(&name, val)?)
                 }
-                "nkey" => nkey_pos = Some(e.key_pos.clone()),
+                "nkey" => {
+                    let k = self.string(&name, val)?;
+                    if !k.starts_with('U') || nkeys::KeyPair::from_public_key(&k).is_err() {
+                        return Err(invalid(&name, val, "a public user nkey (U...)"));
+                    }
+                    nkey = Some((k, val.pos.clone()));
+                }
                 k if REFUSED_USER.contains(&k) => return Err(self.refuse(prefix, e)),
                 _ => self.unknown(prefix, e),
             }
         }
-        let (user, user_pos) = match (user, nkey_pos) {
-            (Some(_), Some(pos)) => {
+        let (user, user_pos) = match (user, nkey.clone()) {
+            (Some(_), Some((_, pos))) => {
                 return Err(ConfigError::invalid(
                     &pos,
                     "invalid user entry: nkey users do not take a user name or password",
                 ))
             }
-            (None, Some(pos)) => {
-                return Err(ConfigError::invalid(
-                    &pos,
-                    "nkey users are not supported by natrium yet; remove them (natrium will not start with security settings it would ignore)",
-                ))
+            (None, Some((k, pos))) => {
+                if password.is_some() {
+                    return Err(ConfigError::invalid(
+                        &pos,
+                        "invalid user entry: nkey users do not take a user name or password",
+                    ));
+                }
+                (k, pos)
             }
             (None, None) => {
                 return Err(ConfigError::invalid(
@@ -148,6 +157,7 @@ impl Conv {
         self.register_user(&user, &user_pos)?;
         Ok(Some(UserConfig {
             user,
+            nkey: nkey.map(|(k, _)| k),
             password,
             permissions,
         }))

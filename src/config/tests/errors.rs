@@ -117,7 +117,7 @@ fn authorization_consistency_errors() {
         ("authorization { users: [ { password: x } ] }", "test.conf:1:26: invalid user entry in authorization.users: a 'user' is required"),
         ("authorization { users: [ { user: \"\" } ] }", "test.conf:1:34: invalid user entry in authorization.users: the user name is empty"),
         ("authorization { users: [ x ] }", "test.conf:1:26: invalid authorization.users \"x\": expected each user to be a map like { user: name, password: secret }"),
-        ("authorization { users: [ {user: a, nkey: UABC} ] }", "test.conf:1:36: invalid user entry: nkey users do not take a user name or password"),
+        ("authorization { users: [ {user: a, nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4} ] }", "test.conf:1:42: invalid user entry: nkey users do not take a user name or password"),
         ("authorization {\n users: [ {user: a}, {user: a} ]\n}", "test.conf:2:29: duplicate user 'a': already defined at test.conf:2:18"),
         ("authorization { users: [ {user: a} ] }\naccounts { A { users: [ {user: a} ] } }", "test.conf:2:32: duplicate user 'a': already defined at test.conf:1:33"),
         ("accounts {\n A { users: [ {user: x} ] }\n B { users: [ {user: x} ] }\n}", "test.conf:3:22: duplicate user 'x': already defined at test.conf:2:22"),

@@ -51,10 +51,6 @@ const REFUSED: &[(&str, &str)] = &[
         "1:17: 'authorization.proxy_required'",
     ),
     (
-        "authorization { users: [ {nkey: UABC} ] }",
-        "1:27: nkey users",
-    ),
-    (
         "authorization { users: [ {user: a, allowed_connection_types: [STANDARD]} ] }",
         "1:36: 'authorization.users.allowed_connection_types'",
     ),
