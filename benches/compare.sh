@@ -351,9 +351,11 @@ def get(port, path):
 
 for port in ports:
     try:
-        routes = get(port, "/routez").get("num_routes")
-        state = f"{port}: num_routes {routes}"
-        ok &= routes == len(ports) - 1
+        rz = get(port, "/routez")
+        # nats-server 2.10+ pools several connections per peer: count peers.
+        peers = {r.get("remote_id") for r in rz.get("routes") or []}
+        state = f"{port}: peers {len(peers)} (num_routes {rz.get('num_routes')})"
+        ok &= len(peers) == len(ports) - 1
         if want_js:
             meta = get(port, "/jsz").get("meta_cluster")
             if meta is not None:
