@@ -148,7 +148,28 @@ impl Session {
     /// returns the bytes and whether the server closed.
     pub async fn step(&mut self, input: &[u8], wait: Wait) -> (Vec<u8>, bool) {
         if !input.is_empty() {
-            self.stream.write_all(input).await.expect("write");
+            if let Err(e) = self.stream.write_all(input).await {
+                // The server closed first (it may refuse before reading everything):
+                // what it sent before closing is the answer.
+                assert!(
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                    ),
+                    "write: {e}"
+                );
+                let mut out = std::mem::take(&mut self.buf);
+                let mut tmp = vec![0u8; 1 << 16];
+                while let Ok(Ok(n)) =
+                    tokio::time::timeout(Duration::from_secs(2), self.stream.read(&mut tmp)).await
+                {
+                    if n == 0 {
+                        break;
+                    }
+                    out.extend_from_slice(&tmp[..n]);
+                }
+                return (out, true);
+            }
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let mut out = std::mem::take(&mut self.buf);
