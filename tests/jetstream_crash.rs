@@ -18,14 +18,6 @@ use futures::StreamExt;
 use js_common::{api, create, publish};
 use serde_json::{json, Value};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// natrium with JetStream in `dir`, from a config file (`extra` goes into the
 /// jetstream block).
 fn spawn(dir: &Path, port: u16, extra: &str) -> Child {
@@ -105,7 +97,7 @@ enum Op {
 /// check the state is the one before or after `op` (after if the reply came).
 async fn crash_during(op: Op, delay: Duration) {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let mut child = spawn(dir.path(), port, "");
     let c = connect_retry(port).await;
     create(&c, json!({"name":"S","subjects":["s.>"]})).await;
@@ -230,7 +222,7 @@ async fn kill_9_during_purge_erase_update_and_consumer_create() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unacked_messages_redelivered_after_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let mut child = spawn(dir.path(), port, "");
     let c = connect_retry(port).await;
     create(&c, json!({"name":"R","subjects":["r"]})).await;
@@ -313,7 +305,7 @@ async fn unacked_messages_redelivered_after_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_default_sync_interval_keeps_acked_messages_across_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let mut child = spawn(dir.path(), port, "  sync_interval: \"2s\"");
     let c = connect_retry(port).await;
     create(&c, json!({"name":"Y","subjects":["y"]})).await;

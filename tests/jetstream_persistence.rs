@@ -103,14 +103,6 @@ async fn restart_keeps_streams_messages_and_sequences() {
     stop(srv).await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn spawn_natrium(dir: &std::path::Path, port: u16) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_natrium"))
         .args(["-js", "-sd"])
@@ -135,7 +127,7 @@ async fn connect_retry(port: u16) -> async_nats::Client {
 #[tokio::test]
 async fn kill_9_loses_no_acknowledged_message() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let mut child = spawn_natrium(dir.path(), port);
     let c = connect_retry(port).await;
     create(&c, json!({"name":"K","subjects":["k.>"]})).await;
@@ -233,7 +225,7 @@ async fn kill_9_keeps_confirmed_consumer_acks() {
     use async_nats::jetstream::consumer::{pull, AckPolicy};
     use futures::StreamExt;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let mut child = spawn_natrium(dir.path(), port);
     let c = connect_retry(port).await;
     create(&c, json!({"name":"KC","subjects":["kc"]})).await;

@@ -286,3 +286,12 @@ pub fn skip(test: &str, reason: &str) {
         }
     }
 }
+
+/// A loopback port free right now (for servers started as processes).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
