@@ -42,7 +42,7 @@ pub fn entry_from_proto(p: proto::LogEntry) -> Result<Entry, CodecError> {
     let log_id = log_id(p.term, p.leader, p.index);
     let payload = match p.payload {
         Some(proto::log_entry::Payload::Blank(_)) => P::Blank,
-        Some(proto::log_entry::Payload::Normal(b)) => P::Normal(Payload(b.to_vec())),
+        Some(proto::log_entry::Payload::Normal(b)) => P::Normal(Payload(b)),
         Some(proto::log_entry::Payload::Membership(b)) => P::Membership(
             serde_json::from_slice(&b).map_err(|e| CodecError::Malformed(e.to_string()))?,
         ),
@@ -95,12 +95,14 @@ mod tests {
     fn stored_entry_round_trip_and_corruption() {
         let e = Entry {
             log_id: log_id(3, 2, 17),
-            payload: openraft::EntryPayload::Normal(Payload(b"hello".to_vec())),
+            payload: openraft::EntryPayload::Normal(Payload(bytes::Bytes::from_static(b"hello"))),
         };
         let mut v = encode_stored(&e);
         let back = decode_stored(&v).unwrap();
         assert_eq!(back.log_id, e.log_id);
-        assert!(matches!(back.payload, openraft::EntryPayload::Normal(ref p) if p.0 == b"hello"));
+        assert!(
+            matches!(back.payload, openraft::EntryPayload::Normal(ref p) if p.0[..] == b"hello"[..])
+        );
         let last = v.len() - 1;
         v[last] ^= 1;
         assert!(matches!(

@@ -88,7 +88,7 @@ impl RaftGroup {
             }
         }
         let write =
-            tokio::time::timeout(COMMIT_TIMEOUT, self.raft.client_write(Payload(cmd))).await;
+            tokio::time::timeout(COMMIT_TIMEOUT, self.raft.client_write(Payload(cmd.into()))).await;
         let Ok(write) = write else {
             return Err(ProposeError::Unavailable(format!(
                 "not committed within {COMMIT_TIMEOUT:?} ({})",

@@ -19,6 +19,7 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError};
 
 use super::codec;
+use super::tail_cache::TailCache;
 use super::types::{Entry, GroupId, LogId, StorageError, TypeConfig, Vote};
 use crate::store::{Batch, Cf, Db};
 
@@ -48,16 +49,22 @@ fn index_of(k: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// One group's log, vote and commit mark. Cheap to clone (the reader is a clone).
+/// One group's log, vote and commit mark. Cheap to clone (the reader is a clone,
+/// sharing the tail cache).
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Db>,
     group: GroupId,
+    tail: Arc<parking_lot::Mutex<TailCache>>,
 }
 
 impl LogStore {
     pub fn new(db: Arc<Db>, group: GroupId) -> Self {
-        LogStore { db, group }
+        LogStore {
+            db,
+            group,
+            tail: Arc::default(),
+        }
     }
 
     /// Adds to `batch` the deletion of everything group `group` keeps in the log
@@ -160,6 +167,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         r: RB,
     ) -> Result<Vec<Entry>, StorageError> {
         let (start, end) = range(&r);
+        if let Some(hit) = self.tail.lock().get(start, end) {
+            return Ok(hit);
+        }
         self.entries(start, end)
             .map_err(|e| StorageIOError::read_logs(openraft::AnyError::error(e)).into())
     }
@@ -217,17 +227,25 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut b = Batch::default();
-        for e in entries {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        for e in &entries {
             b.put(
                 Cf::Raft,
                 entry_key(self.group, e.log_id.index),
-                codec::encode_stored(&e),
+                codec::encode_stored(e),
             );
         }
         if let Err(e) = self.db.write(b) {
+            self.tail.lock().clear();
             return Err(
                 StorageIOError::write_logs(openraft::AnyError::error(e.to_string())).into(),
             );
+        }
+        {
+            let mut tail = self.tail.lock();
+            for e in &entries {
+                tail.appended(e);
+            }
         }
         let ticket = self.db.request_fsync();
         tokio::spawn(async move {
@@ -240,6 +258,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.tail.lock().truncated(log_id.index);
         let mut b = Batch::default();
         b.delete_range(
             Cf::Raft,
@@ -256,6 +275,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // What the state machines applied up to here must be on disk before the entries
         // that could replay it go away (state machine writes use the buffered WAL).
         self.fsync().await.map_err(err)?;
+        self.tail.lock().purged(log_id.index);
         let mut b = Batch::default();
         b.put(Cf::Raft, key(self.group, TAG_PURGED), codec::json(&log_id));
         b.delete_range(

@@ -17,6 +17,7 @@ pub mod log_store;
 pub mod network;
 pub mod node;
 pub mod proto;
+pub mod tail_cache;
 pub mod types;
 
 use std::collections::BTreeSet;

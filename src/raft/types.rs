@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 /// A Raft node id: allocated once per store directory (see `identity.rs`).
 pub type NodeId = u64;
 
-/// What a normal log entry carries: one encoded command of the group's state machine.
+/// What a normal log entry carries: one encoded command of the group's state machine
+/// (shared bytes: the log, the replication RPCs and the tail cache hold one copy).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Payload(pub Vec<u8>);
+pub struct Payload(pub bytes::Bytes);
 
 /// What applying one entry answered (the state machine's encoded reply).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -361,34 +361,11 @@ fn sync_loop(db: &DB, rx: &Receiver<SyncWaiter>, interval: Option<Duration>) {
     }
 }
 
-/// CRC-32 (IEEE) of `data`, for record checksums.
+/// CRC-32 (IEEE) of `data`, for record checksums (hardware-accelerated where the CPU
+/// has it; the same values as the bytewise definition).
 pub fn crc32(data: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for &b in data {
-        c = CRC_TABLE[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
-    }
-    !c
+    crc32fast::hash(data)
 }
-
-const CRC_TABLE: [u32; 256] = {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
-};
 
 #[cfg(test)]
 mod tests {
