@@ -49,7 +49,7 @@ use tracing::{error, info};
 
 use crate::cluster::Cluster;
 use crate::config::{JetStreamConfig, SyncInterval};
-use crate::raft::{Group, RaftNode, RaftSettings};
+use crate::raft::{Group, Initialize, RaftNode, RaftSettings};
 use crate::server::account::Account;
 use crate::server::ServerShared;
 use crate::store::{Db, StoreError};
@@ -167,7 +167,11 @@ impl JetStream {
                 0,
                 "meta".into(),
                 &members,
-                standalone,
+                if standalone {
+                    Initialize::Now
+                } else {
+                    Initialize::Never
+                },
                 Arc::new(meta::MetaFsm(meta.clone())),
                 RaftSettings::from_env(),
             )

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tracing::{error, info, warn, Instrument};
 
 use crate::raft::log_store::LogStore;
-use crate::raft::{Group, RaftSettings};
+use crate::raft::{Group, Initialize, RaftSettings};
 use crate::server::ServerShared;
 use crate::store::Batch;
 
@@ -106,13 +106,22 @@ async fn start_replica(
         },
         ..base
     };
+    // One member (chosen by stream id, so leaders spread over the nodes) forms the
+    // group; the others do only if it has not within a few election timeouts.
+    let me = js.raft.id;
+    let first = a.peers.get(a.id as usize % a.peers.len().max(1)).copied();
+    let init = if first == Some(me) {
+        Initialize::Now
+    } else {
+        Initialize::IfNobodyHasAfter(Duration::from_millis(3 * settings.election_max_ms))
+    };
     let group = js
         .raft
         .start_group(
             a.id,
             format!("{} > {}", a.account, a.config.name),
             &members,
-            true,
+            init,
             StreamFsm::new(stream.clone()),
             settings,
         )

@@ -28,7 +28,7 @@ use tokio::sync::watch;
 
 pub use fsm::{Committed, Fsm};
 pub use network::Transport;
-pub use node::{RaftNode, RaftSettings};
+pub use node::{Initialize, RaftNode, RaftSettings};
 pub use types::{GroupId, NodeId};
 
 /// Why a proposal was not committed.

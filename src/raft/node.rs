@@ -55,6 +55,17 @@ impl RaftSettings {
     }
 }
 
+/// Who makes a new group's membership (see [`RaftNode::start_group`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initialize {
+    /// This node, at once.
+    Now,
+    /// This node, if after this long no member has (it is down, say).
+    IfNobodyHasAfter(std::time::Duration),
+    /// Never here: a leader brings the membership.
+    Never,
+}
+
 pub struct RaftNode {
     pub id: NodeId,
     db: Arc<Db>,
@@ -91,15 +102,17 @@ impl RaftNode {
     }
 
     /// Starts (or restarts) the group. `members` is used only when the group has no
-    /// Raft state here yet: every member is started with the same set, so initializing
-    /// on each of them is safe (openraft's rule: identical membership).
-    /// `initialize = false` leaves a new group waiting for a leader to contact it.
+    /// Raft state here yet. `init` says whether this node makes a pristine group a
+    /// group of `members`: one member does so at once and the others only if nobody
+    /// has after a while (initializing several members with the same set is safe by
+    /// openraft's rule, but each then campaigns at once, and a late candidate with a
+    /// higher id in the same term unseats the leader just elected).
     pub async fn start_group(
         &self,
         id: GroupId,
         name: String,
         members: &BTreeSet<NodeId>,
-        initialize: bool,
+        init: Initialize,
         fsm: Arc<dyn Fsm>,
         settings: RaftSettings,
     ) -> Result<Arc<RaftGroup>, StartError> {
@@ -135,14 +148,39 @@ impl RaftNode {
         let raft = Raft::new(self.id, Arc::new(config), net, log, sm)
             .await
             .map_err(|e| StartError::Start(id, e.to_string()))?;
-        if pristine && initialize {
-            let m: BTreeSet<NodeId> = members.clone();
-            if let Err(e) = raft.initialize(m).await {
-                tracing::debug!(group = id, error = %e, "initialize skipped");
+        match init {
+            Initialize::Now if pristine => {
+                let m: BTreeSet<NodeId> = members.clone();
+                if let Err(e) = raft.initialize(m).await {
+                    tracing::debug!(group = id, error = %e, "initialize skipped");
+                }
+                if members.len() == 1 {
+                    let _ = raft.trigger().elect().await;
+                }
             }
-            if members.len() == 1 {
-                let _ = raft.trigger().elect().await;
+            Initialize::IfNobodyHasAfter(wait) if pristine => {
+                let (raft, m) = (raft.clone(), members.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    let joined = raft
+                        .metrics()
+                        .borrow()
+                        .membership_config
+                        .voter_ids()
+                        .count()
+                        > 0;
+                    if !joined {
+                        tracing::info!(
+                            group = id,
+                            "no member initialized the group; initializing here"
+                        );
+                        if let Err(e) = raft.initialize(m).await {
+                            tracing::debug!(group = id, error = %e, "initialize skipped");
+                        }
+                    }
+                });
             }
+            _ => {}
         }
         let g = Arc::new(RaftGroup::new(id, name, self.id, raft, self.rpcs.clone()));
         self.groups.write().insert(id, g.clone());
