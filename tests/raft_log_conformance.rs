@@ -21,8 +21,11 @@ use parking_lot::Mutex;
 /// written in the same step (what `Fsm::apply` requires of an implementation).
 #[derive(Default)]
 struct MemFsm {
-    state: Mutex<(Vec<Vec<u8>>, Option<Vec<u8>>)>,
+    state: Mutex<MemState>,
 }
+
+/// The applied commands, and the Raft meta written with the last of them.
+type MemState = (Vec<Vec<u8>>, Option<Vec<u8>>);
 
 impl Fsm for MemFsm {
     fn apply(&self, cmds: &[Committed<'_>], raft_meta: &[u8]) -> Result<Vec<Vec<u8>>, String> {
