@@ -1,4 +1,5 @@
-//! `/metrics`: the same counters as /varz in Prometheus text format.
+//! `/metrics`: the same counters as /varz in Prometheus text format, plus (with
+//! JetStream) the Raft groups and store fsyncs (see `raft_metrics.rs`).
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -108,6 +109,10 @@ pub async fn metrics(State(s): Shared) -> Response {
             a.name.replace('"', "\\\""),
             a.sublist.count()
         );
+    }
+    if let Some(js) = s.jetstream.get() {
+        super::raft_metrics::write_groups(&mut out, &js.raft.statuses());
+        super::raft_metrics::write_fsync(&mut out, &js.db.fsync_histogram().snapshot());
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

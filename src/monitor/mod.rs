@@ -7,6 +7,7 @@
 mod connz;
 mod metrics;
 mod query;
+mod raft_metrics;
 mod raftz;
 mod routez;
 mod varz;

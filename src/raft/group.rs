@@ -11,6 +11,7 @@ use openraft::error::{ClientWriteError, RaftError};
 use openraft::ServerState;
 use tokio::sync::watch;
 
+use super::metrics::LeaderChanges;
 use super::network::Rpcs;
 use super::proto;
 use super::types::{GroupId, NodeId, Payload, Raft};
@@ -30,6 +31,7 @@ pub struct RaftGroup {
     pub node: NodeId,
     pub(super) raft: Raft,
     rpcs: Arc<Rpcs>,
+    leader_changes: LeaderChanges,
 }
 
 impl RaftGroup {
@@ -44,6 +46,7 @@ impl RaftGroup {
             id,
             name,
             node,
+            leader_changes: LeaderChanges::watch(&raft),
             raft,
             rpcs,
         }
@@ -251,6 +254,7 @@ impl Group for RaftGroup {
             peers,
             millis_since_quorum_ack: m.millis_since_quorum_ack,
             stopped: m.running_state.as_ref().err().map(|e| e.to_string()),
+            leader_changes: self.leader_changes.get(),
         }
     }
 

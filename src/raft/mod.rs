@@ -14,6 +14,7 @@ pub mod fsm;
 pub mod group;
 pub mod identity;
 pub mod log_store;
+pub mod metrics;
 pub mod network;
 pub mod node;
 pub mod proto;
@@ -95,6 +96,8 @@ pub struct GroupStatus {
     pub millis_since_quorum_ack: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// Times this node saw a new leader of the group (see [`metrics::LeaderChanges`]).
+    pub leader_changes: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

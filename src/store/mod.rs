@@ -22,6 +22,10 @@ use parking_lot::{Mutex, RwLock};
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
 use tokio::sync::oneshot;
 
+mod fsync_histogram;
+
+pub use fsync_histogram::{FsyncHistogram, FsyncSnapshot, FSYNC_BUCKETS};
+
 /// Column families of the node database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cf {
@@ -124,6 +128,8 @@ pub struct Db {
     /// The sync thread's queue and handle; `None` once closed.
     syncer: Mutex<Option<(SyncSender<SyncWaiter>, std::thread::JoinHandle<()>)>>,
     sync_always: bool,
+    /// Durations of the sync thread's fsyncs (for /metrics).
+    fsyncs: Arc<FsyncHistogram>,
 }
 
 impl Db {
@@ -145,20 +151,28 @@ impl Db {
         let db = Arc::new(DB::open_cf_descriptors(&opts, dir, cfs)?);
         let (tx, rx) = sync_channel::<SyncWaiter>(4096);
         let thread_db = db.clone();
+        let fsyncs = Arc::new(FsyncHistogram::default());
+        let thread_fsyncs = fsyncs.clone();
         let handle = std::thread::Builder::new()
             .name("natrium-store-sync".into())
-            .spawn(move || sync_loop(&thread_db, &rx, sync_interval))
+            .spawn(move || sync_loop(&thread_db, &rx, sync_interval, &thread_fsyncs))
             .map_err(|e| StoreError::Db(e.to_string()))?;
         Ok(Arc::new(Db {
             db: RwLock::new(Some(db)),
             path: dir.to_path_buf(),
             syncer: Mutex::new(Some((tx, handle))),
             sync_always: sync_interval.is_none(),
+            fsyncs,
         }))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How long the sync thread's WAL fsyncs took so far.
+    pub fn fsync_histogram(&self) -> &FsyncHistogram {
+        &self.fsyncs
     }
 
     /// Runs `f` with the open database.
@@ -325,14 +339,30 @@ fn cf_of(db: &DB, cf: Cf) -> Result<&rocksdb::ColumnFamily, StoreError> {
 /// that were never acknowledged as durable.
 const WAL_WRITE_EVERY: Duration = Duration::from_millis(50);
 
-fn sync_loop(db: &DB, rx: &Receiver<SyncWaiter>, interval: Option<Duration>) {
+/// `flush_wal`, timing it into `fsyncs` when it fsyncs.
+fn flush_wal(db: &DB, fsync: bool, fsyncs: &FsyncHistogram) -> Result<(), rocksdb::Error> {
+    if !fsync {
+        return db.flush_wal(false);
+    }
+    let t = std::time::Instant::now();
+    let r = db.flush_wal(true);
+    fsyncs.record(t.elapsed());
+    r
+}
+
+fn sync_loop(
+    db: &DB,
+    rx: &Receiver<SyncWaiter>,
+    interval: Option<Duration>,
+    fsyncs: &FsyncHistogram,
+) {
     let mut last_fsync = std::time::Instant::now();
     loop {
         let first = match rx.recv_timeout(WAL_WRITE_EVERY) {
             Ok(w) => w,
             Err(RecvTimeoutError::Timeout) => {
                 let fsync = interval.is_some_and(|i| last_fsync.elapsed() >= i);
-                if let Err(e) = db.flush_wal(fsync) {
+                if let Err(e) = flush_wal(db, fsync, fsyncs) {
                     tracing::error!(error = %e, "periodic WAL write failed");
                 }
                 if fsync {
@@ -350,7 +380,7 @@ fn sync_loop(db: &DB, rx: &Receiver<SyncWaiter>, interval: Option<Duration>) {
                 Err(TryRecvError::Disconnected) => break,
             }
         }
-        let res = db.flush_wal(true).map_err(StoreError::from);
+        let res = flush_wal(db, true, fsyncs).map_err(StoreError::from);
         last_fsync = std::time::Instant::now();
         if let Err(e) = &res {
             tracing::error!(error = %e, "WAL sync failed");
