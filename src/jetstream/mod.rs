@@ -173,7 +173,7 @@ impl JetStream {
                     Initialize::Never
                 },
                 Arc::new(meta::MetaFsm(meta.clone())),
-                RaftSettings::from_env(),
+                RaftSettings::from_env(RaftSettings::DEFAULT),
             )
             .await
             .map_err(|e| JetStreamError::Raft(e.to_string()))?;

@@ -96,7 +96,7 @@ async fn start_replica(
     )
     .map_err(|e| e.to_string())?;
     let members: BTreeSet<u64> = a.peers.iter().copied().collect();
-    let base = RaftSettings::from_env();
+    let base = RaftSettings::from_env(RaftSettings::STREAM);
     let settings = RaftSettings {
         // Memory state cannot stand in for a purged log after a restart.
         snapshot_every: if a.config.storage == Storage::Memory {
@@ -107,13 +107,13 @@ async fn start_replica(
         ..base
     };
     // One member (chosen by stream id, so leaders spread over the nodes) forms the
-    // group; the others do only if it has not within a few election timeouts.
+    // group; the others do only if it has not within two election timeouts.
     let me = js.raft.id;
     let first = a.peers.get(a.id as usize % a.peers.len().max(1)).copied();
     let init = if first == Some(me) {
         Initialize::Now
     } else {
-        Initialize::IfNobodyHasAfter(Duration::from_millis(3 * settings.election_max_ms))
+        Initialize::IfNobodyHasAfter(Duration::from_millis(2 * settings.election_max_ms))
     };
     let group = js
         .raft

@@ -23,7 +23,7 @@ pub fn entry_to_proto(e: &Entry) -> proto::LogEntry {
     use openraft::EntryPayload as P;
     let payload = match &e.payload {
         P::Blank => proto::log_entry::Payload::Blank(true),
-        P::Normal(p) => proto::log_entry::Payload::Normal(p.0.clone().into()),
+        P::Normal(p) => proto::log_entry::Payload::Normal(p.0.clone()),
         P::Membership(m) => {
             proto::log_entry::Payload::Membership(serde_json::to_vec(m).unwrap_or_default().into())
         }

