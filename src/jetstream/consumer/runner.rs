@@ -3,11 +3,20 @@
 //! messages (push or pull), hands acknowledged sequences to the stream for retention
 //! and persists the state (at most every [`PERSIST_EVERY`], at once when a client
 //! waits for an ack to be confirmed).
+//!
+//! The task sleeps until something can be delivered or something is due; it never
+//! polls for work. It is woken by its inbound queue (acks, which may free
+//! max_ack_pending, pull requests, flow-control replies), by [`Consumer::wake`] (the
+//! stream's newly durable messages, a new or changed consumer, pruning) and, while a
+//! push consumer's deliver subject has no subscriber, by new subscriptions in the
+//! account. Timers are only for what is time-based: redelivery after ack_wait or a
+//! delayed nak, pull request expiry and heartbeats, push idle heartbeats, replay
+//! pacing, deferred persisting and inactive_threshold.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use crate::jetstream::msgstore::{MsgStore, StoredMsg};
@@ -28,8 +37,11 @@ pub const SID_NEXT: &str = "next";
 
 /// How often a changed state is written when nobody waits for it.
 const PERSIST_EVERY: Duration = Duration::from_millis(100);
-/// How often a push consumer without interest looks again.
-const INTEREST_POLL: Duration = Duration::from_millis(50);
+/// A bound push consumer with an inactive_threshold checks that its subscriber is
+/// still there this many times per threshold (so it goes at most an eighth late).
+const INACTIVE_CHECKS: u32 = 8;
+/// Shortest interval between those checks.
+const INACTIVE_CHECK_MIN: Duration = Duration::from_millis(10);
 /// Bytes a push consumer with flow control sends before asking for a reply.
 const FC_WINDOW: u64 = 256 * 1024;
 /// Messages delivered per pass before other work gets a turn.
@@ -44,11 +56,49 @@ async fn sleep_until(t: Option<Instant>) {
     }
 }
 
+/// Resolves when a subscription was added to the account since the watch began (or
+/// its last change was seen); never without a watch.
+async fn subscription_added(watch: &mut Option<watch::Receiver<u64>>) {
+    match watch {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Keeps a watch on the account's new subscriptions while a push consumer's deliver
+/// subject has no subscriber (async-nats subscribes only after creating the consumer),
+/// and drops it once bound.
+fn watch_interest(c: &Consumer, watch: &mut Option<watch::Receiver<u64>>) {
+    let unbound = {
+        let core = c.core.lock();
+        core.config.is_push() && !core.bound
+    };
+    if !unbound {
+        *watch = None;
+        return;
+    }
+    if watch.is_some() {
+        return;
+    }
+    let sublist = &c.stream.account.sublist;
+    *watch = Some(sublist.watch_inserts());
+    // A subscriber that came after the delivery pass looked, but before the watch.
+    let deliver = c.core.lock().config.deliver_subject.clone();
+    if deliver.is_some_and(|d| sublist.has_interest(&d)) {
+        c.wake.notify_one();
+    }
+}
+
 /// Runs until the consumer is stopped or deleted.
 pub async fn run(server: Arc<ServerShared>, c: Arc<Consumer>, mut rx: mpsc::Receiver<InternalMsg>) {
     let mut inbound: Vec<InternalMsg> = Vec::with_capacity(INBOUND_BATCH);
     let mut confirm: Vec<String> = Vec::new();
     let mut acked: Vec<u64> = Vec::new();
+    let mut interest: Option<watch::Receiver<u64>> = None;
     loop {
         let due = next_due(&c, Instant::now());
         tokio::select! {
@@ -62,11 +112,13 @@ pub async fn run(server: Arc<ServerShared>, c: Arc<Consumer>, mut rx: mpsc::Rece
                 }
             }
             _ = c.wake.notified() => {}
+            _ = subscription_added(&mut interest) => {}
             _ = sleep_until(due) => {}
         }
         let now = Instant::now();
         on_timers(&server, &c, now);
         deliver(&server, &c, now, &mut acked);
+        watch_interest(&c, &mut interest);
         if !acked.is_empty() {
             let removals = c.stream.retention_removals(&c.name, &acked);
             acked.clear();
@@ -115,7 +167,9 @@ pub async fn run(server: Arc<ServerShared>, c: Arc<Consumer>, mut rx: mpsc::Rece
 }
 
 /// The earliest moment something is due: a redelivery, a pull request's expiry or
-/// heartbeat, a push heartbeat, an interest poll, a deferred persist, a replay pause.
+/// heartbeat, a push heartbeat, a deferred persist, a replay pause, an inactivity
+/// check. (Redeliveries already due wait for a target: a pull request or a
+/// subscriber, which wake the task.)
 fn next_due(c: &Consumer, now: Instant) -> Option<Instant> {
     let core = c.core.lock();
     let mut due: Option<Instant> = None;
@@ -123,20 +177,22 @@ fn next_due(c: &Consumer, now: Instant) -> Option<Instant> {
     if let Some((t, _)) = core.deadlines.first() {
         at(*t);
     }
-    if !core.rdq.is_empty() {
-        at(now + Duration::from_millis(1));
-    }
     for w in &core.waiting {
         at(w.expires);
         if let Some(h) = w.next_heartbeat {
             at(h);
         }
     }
+    let threshold = Duration::from_nanos(core.config.inactive_threshold.max(0) as u64);
     if core.config.is_push() {
         if core.config.idle_heartbeat > 0 {
             at(core.last_send + Duration::from_nanos(core.config.idle_heartbeat as u64));
         }
-        at(now + INTEREST_POLL);
+        if core.bound && !threshold.is_zero() {
+            // Nothing reports a subscriber leaving: look now and then, so that the
+            // threshold counts from about when it left.
+            at(now + (threshold / INACTIVE_CHECKS).max(INACTIVE_CHECK_MIN));
+        }
     }
     if core.dirty {
         at(core.last_persist + PERSIST_EVERY);
@@ -144,8 +200,8 @@ fn next_due(c: &Consumer, now: Instant) -> Option<Instant> {
     if let Some(t) = core.replay_wait {
         at(t);
     }
-    if core.config.inactive_threshold > 0 {
-        at(core.last_activity + Duration::from_nanos(core.config.inactive_threshold as u64));
+    if !threshold.is_zero() {
+        at(core.last_activity + threshold);
     }
     due
 }
