@@ -4,7 +4,12 @@
 //! consumers (KV watch, keys and history; object get and list), through async-nats
 //! against a real natrium.
 //!
-//! Each test repeats its operation [`ROUNDS`] times and prints the median, the maximum
+//! Also the wake paths that replaced polling, functionally: a push subscriber that
+//! comes back gets what was published while it was away, `push_bound` follows the
+//! subscriber, and a push consumer without a subscriber still goes away after its
+//! `inactive_threshold` (and not before).
+//!
+//! Each timed test repeats its operation [`ROUNDS`] times and prints the median, the maximum
 //! and the total (`--nocapture` shows them). The only timing it asserts is a loose
 //! total: a consumer task that waits for a 50 ms poll instead of being woken needs at
 //! least `ROUNDS × 50 ms` (1 s), while [`BUDGET`] is less than half of that, which a
@@ -134,9 +139,10 @@ async fn a_push_consumer_with_its_subscriber_ready_delivers_at_once() {
         assert_eq!(&m.payload[..], b"m0");
         samples.push(t0.elapsed());
     }
-    check(&[
-        report("push consumer (subscribed first), create to first message", samples),
-    ]);
+    check(&[report(
+        "push consumer (subscribed first), create to first message",
+        samples,
+    )]);
 }
 
 #[tokio::test]
@@ -157,9 +163,7 @@ async fn a_new_pull_consumer_delivers_at_once() {
         assert_eq!(&m.payload[..], b"m0");
         samples.push(t0.elapsed());
     }
-    check(&[
-        report("pull consumer, create to first message", samples),
-    ]);
+    check(&[report("pull consumer, create to first message", samples)]);
 }
 
 #[tokio::test]
@@ -185,9 +189,7 @@ async fn a_running_consumer_gets_each_new_message_at_once() {
         samples.push(t0.elapsed());
         ack.await.unwrap();
     }
-    check(&[
-        report("running consumer, publish to delivery", samples),
-    ]);
+    check(&[report("running consumer, publish to delivery", samples)]);
 }
 
 #[tokio::test]
@@ -216,9 +218,7 @@ async fn an_ack_that_frees_max_ack_pending_releases_the_next_message_at_once() {
         assert_eq!(m.payload, format!("m{i}"));
         samples.push(t0.elapsed());
     }
-    check(&[
-        report("max_ack_pending 1, ack to next message", samples),
-    ]);
+    check(&[report("max_ack_pending 1, ack to next message", samples)]);
 }
 
 #[tokio::test]
@@ -294,4 +294,100 @@ async fn object_get_and_list_start_at_once() {
         report("object get, whole object", get),
         report("object list, to first entry", list),
     ]);
+}
+
+/// Creates a push consumer on `stream` delivering to `inbox`; returns its name.
+async fn create_push(c: &async_nats::Client, stream: &str, config: serde_json::Value) -> String {
+    let r = api(
+        c,
+        &format!("$JS.API.CONSUMER.CREATE.{stream}"),
+        json!({"stream_name": stream, "config": config}),
+    )
+    .await;
+    assert!(r.get("error").is_none(), "{r}");
+    r["name"].as_str().expect("consumer name").to_string()
+}
+
+#[tokio::test]
+async fn a_push_subscriber_that_comes_back_gets_what_was_published_meanwhile() {
+    let t = Target::start().await;
+    let c = t.client().await;
+    let js = jetstream::new(c.clone());
+    stream_with(&js, "LBACK", 1).await;
+    let inbox = c.new_inbox();
+    let mut sub = c.subscribe(inbox.clone()).await.unwrap();
+    c.flush().await.unwrap();
+    let name = create_push(
+        &c,
+        "LBACK",
+        json!({"durable_name": "back", "deliver_subject": inbox, "ack_policy": "none"}),
+    )
+    .await;
+    let subject = format!("$JS.API.CONSUMER.INFO.LBACK.{name}");
+    assert_eq!(&within5(sub.next()).await.unwrap().payload[..], b"m0");
+    assert_eq!(
+        api(&c, &subject, json!(null)).await["push_bound"],
+        json!(true)
+    );
+
+    sub.unsubscribe().await.unwrap();
+    c.flush().await.unwrap();
+    assert_eq!(
+        api(&c, &subject, json!(null)).await["push_bound"],
+        json!(false)
+    );
+    // Published while nobody listens: the consumer finds no subscriber and waits.
+    js.publish("LBACK.m", "away".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // Nothing else happens in the stream: only the new subscription can wake it.
+    let mut sub = c.subscribe(inbox.clone()).await.unwrap();
+    let m = within5(sub.next())
+        .await
+        .expect("delivered once subscribed");
+    assert_eq!(&m.payload[..], b"away");
+    assert_eq!(
+        api(&c, &subject, json!(null)).await["push_bound"],
+        json!(true)
+    );
+}
+
+#[tokio::test]
+async fn a_push_consumer_without_subscriber_goes_away_after_its_inactive_threshold() {
+    let t = Target::start().await;
+    let c = t.client().await;
+    let js = jetstream::new(c.clone());
+    stream_with(&js, "LGONE", 1).await;
+    let inbox = c.new_inbox();
+    let mut sub = c.subscribe(inbox.clone()).await.unwrap();
+    c.flush().await.unwrap();
+    let name = create_push(
+        &c,
+        "LGONE",
+        json!({"deliver_subject": inbox, "ack_policy": "none",
+               "inactive_threshold": 1_000_000_000u64}),
+    )
+    .await;
+    assert_eq!(&within5(sub.next()).await.unwrap().payload[..], b"m0");
+    // Bound for longer than the threshold: it stays.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let subject = format!("$JS.API.CONSUMER.INFO.LGONE.{name}");
+    let r = api(&c, &subject, json!(null)).await;
+    assert!(r.get("error").is_none(), "bound consumer deleted: {r}");
+
+    sub.unsubscribe().await.unwrap();
+    c.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = api(&c, &subject, json!(null)).await;
+    assert!(
+        r.get("error").is_none(),
+        "deleted before its threshold: {r}"
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let r = api(&c, &subject, json!(null)).await;
+    assert_eq!(js_common::err_code(&r), 10014, "{r}");
 }
