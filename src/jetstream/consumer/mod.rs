@@ -10,7 +10,8 @@
 //! removals), or hold its own lock while locking another consumer.
 //!
 //! Start here: `runner.rs` (the task: inbound acks and pull requests, timers,
-//! delivery), `state.rs` (the deterministic state), `api.rs` (CONSUMER.* requests).
+//! delivery), `wake.rs` (what wakes the task), `state.rs` (the deterministic state),
+//! `api.rs` (CONSUMER.* requests).
 
 pub mod advisory;
 pub mod api;
@@ -20,6 +21,7 @@ pub mod read_ahead;
 pub mod registry;
 pub mod runner;
 pub mod state;
+pub mod wake;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;

@@ -11,7 +11,7 @@
 //! push consumer's deliver subject has no subscriber, by new subscriptions in the
 //! account. Timers are only for what is time-based: redelivery after ack_wait or a
 //! delayed nak, pull request expiry and heartbeats, push idle heartbeats, replay
-//! pacing, deferred persisting and inactive_threshold.
+//! pacing, deferred persisting and inactive_threshold (see `wake.rs`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +29,7 @@ use super::advisory;
 use super::config::{AckPolicy, ReplayPolicy};
 use super::pull::{self, PullRequest};
 use super::state::{ConsumerOp, ConsumerOpResult};
+use super::wake::{next_due, sleep_until, subscription_added, watch_interest};
 use super::{Consumer, ConsumerCore};
 
 pub const SID_ACK: &str = "ack";
@@ -36,62 +37,13 @@ pub const SID_FC: &str = "fc";
 pub const SID_NEXT: &str = "next";
 
 /// How often a changed state is written when nobody waits for it.
-const PERSIST_EVERY: Duration = Duration::from_millis(100);
-/// A bound push consumer with an inactive_threshold checks that its subscriber is
-/// still there this many times per threshold (so it goes at most an eighth late).
-const INACTIVE_CHECKS: u32 = 8;
-/// Shortest interval between those checks.
-const INACTIVE_CHECK_MIN: Duration = Duration::from_millis(10);
+pub(super) const PERSIST_EVERY: Duration = Duration::from_millis(100);
 /// Bytes a push consumer with flow control sends before asking for a reply.
 const FC_WINDOW: u64 = 256 * 1024;
 /// Messages delivered per pass before other work gets a turn.
 const DELIVER_BATCH: usize = 256;
 /// Inbound messages taken per pass.
 const INBOUND_BATCH: usize = 256;
-
-async fn sleep_until(t: Option<Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t.into()).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Resolves when a subscription was added to the account since the watch began (or
-/// its last change was seen); never without a watch.
-async fn subscription_added(watch: &mut Option<watch::Receiver<u64>>) {
-    match watch {
-        Some(rx) => {
-            if rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-        None => std::future::pending().await,
-    }
-}
-
-/// Keeps a watch on the account's new subscriptions while a push consumer's deliver
-/// subject has no subscriber (async-nats subscribes only after creating the consumer),
-/// and drops it once bound.
-fn watch_interest(c: &Consumer, watch: &mut Option<watch::Receiver<u64>>) {
-    let unbound = {
-        let core = c.core.lock();
-        core.config.is_push() && !core.bound
-    };
-    if !unbound {
-        *watch = None;
-        return;
-    }
-    if watch.is_some() {
-        return;
-    }
-    let sublist = &c.stream.account.sublist;
-    *watch = Some(sublist.watch_inserts());
-    // A subscriber that came after the delivery pass looked, but before the watch.
-    let deliver = c.core.lock().config.deliver_subject.clone();
-    if deliver.is_some_and(|d| sublist.has_interest(&d)) {
-        c.wake.notify_one();
-    }
-}
 
 /// Runs until the consumer is stopped or deleted.
 pub async fn run(server: Arc<ServerShared>, c: Arc<Consumer>, mut rx: mpsc::Receiver<InternalMsg>) {
@@ -164,46 +116,6 @@ pub async fn run(server: Arc<ServerShared>, c: Arc<Consumer>, mut rx: mpsc::Rece
     if c.core.lock().dirty {
         let _ = c.persist();
     }
-}
-
-/// The earliest moment something is due: a redelivery, a pull request's expiry or
-/// heartbeat, a push heartbeat, a deferred persist, a replay pause, an inactivity
-/// check. (Redeliveries already due wait for a target: a pull request or a
-/// subscriber, which wake the task.)
-fn next_due(c: &Consumer, now: Instant) -> Option<Instant> {
-    let core = c.core.lock();
-    let mut due: Option<Instant> = None;
-    let mut at = |t: Instant| due = Some(due.map_or(t, |d: Instant| d.min(t)));
-    if let Some((t, _)) = core.deadlines.first() {
-        at(*t);
-    }
-    for w in &core.waiting {
-        at(w.expires);
-        if let Some(h) = w.next_heartbeat {
-            at(h);
-        }
-    }
-    let threshold = Duration::from_nanos(core.config.inactive_threshold.max(0) as u64);
-    if core.config.is_push() {
-        if core.config.idle_heartbeat > 0 {
-            at(core.last_send + Duration::from_nanos(core.config.idle_heartbeat as u64));
-        }
-        if core.bound && !threshold.is_zero() {
-            // Nothing reports a subscriber leaving: look now and then, so that the
-            // threshold counts from about when it left.
-            at(now + (threshold / INACTIVE_CHECKS).max(INACTIVE_CHECK_MIN));
-        }
-    }
-    if core.dirty {
-        at(core.last_persist + PERSIST_EVERY);
-    }
-    if let Some(t) = core.replay_wait {
-        at(t);
-    }
-    if !threshold.is_zero() {
-        at(core.last_activity + threshold);
-    }
-    due
 }
 
 fn on_inbound(
