@@ -26,6 +26,10 @@
 //!   lock, clones an `Arc` and does not allocate.
 //! * `genid` increases after every insert or remove that changed the set of
 //!   subscriptions, once the change is visible to `matches`.
+//! * A receiver from [`Sublist::watch_inserts`] sees a change after every insert
+//!   that added a subscription, once the subscription is visible to `matches`
+//!   (so a waiter that subscribed before checking `has_interest` misses none).
+//!   Without receivers an insert pays one atomic load for this.
 //! * No method panics on any input: bad subjects and queue names give
 //!   `Err`, `false` or an empty result.
 
@@ -46,6 +50,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+use tokio::sync::watch;
 
 use crate::subject;
 use cache::MatchCache;
@@ -64,6 +69,8 @@ pub struct Sublist<T> {
     cache: RwLock<MatchCache<T>>,
     empty: Arc<MatchResult<T>>,
     genid: AtomicU64,
+    /// Bumped after inserts while someone watches (see [`Sublist::watch_inserts`]).
+    inserted: watch::Sender<u64>,
     count: AtomicUsize,
     inserts: AtomicU64,
     removes: AtomicU64,
@@ -104,6 +111,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
             cache: RwLock::new(MatchCache::new(size)),
             empty: Arc::new(MatchResult::default()),
             genid: AtomicU64::new(0),
+            inserted: watch::Sender::new(0),
             count: AtomicUsize::new(0),
             inserts: AtomicU64::new(0),
             removes: AtomicU64::new(0),
@@ -122,13 +130,25 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
             return Err(SublistError::InvalidQueue);
         }
         let mut trie = self.trie.write();
-        if trie.insert(subject, queue, item) {
-            self.count.fetch_add(1, Ordering::Relaxed);
-            self.inserts.fetch_add(1, Ordering::Relaxed);
-            self.cache.write().invalidate(subject);
-            self.genid.fetch_add(1, Ordering::Release);
+        if !trie.insert(subject, queue, item) {
+            return Ok(());
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.inserts.fetch_add(1, Ordering::Relaxed);
+        self.cache.write().invalidate(subject);
+        self.genid.fetch_add(1, Ordering::Release);
+        drop(trie);
+        if self.inserted.receiver_count() > 0 {
+            self.inserted.send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(())
+    }
+
+    /// A receiver that changes after every later insert that added a subscription
+    /// (e.g. to wait for interest in a subject: take the receiver, check
+    /// `has_interest`, then await `changed()`). Removals do not show.
+    pub fn watch_inserts(&self) -> watch::Receiver<u64> {
+        self.inserted.subscribe()
     }
 
     /// Removes the subscription `(subject, queue, item)`; `true` if it

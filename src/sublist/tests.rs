@@ -536,3 +536,21 @@ fn every_repeated_subject_is_admitted_on_its_second_miss() {
     let len = s.cache.read().len();
     assert!((2000..2500).contains(&len), "{len}");
 }
+
+#[test]
+fn insert_watchers_see_inserts_that_added_a_subscription() {
+    let s = Sublist::new();
+    s.insert("before", None, 1u32).unwrap();
+    let mut rx = s.watch_inserts();
+    assert!(!rx.has_changed().unwrap(), "earlier inserts do not show");
+    s.insert("a.b", None, 2).unwrap();
+    assert!(rx.has_changed().unwrap());
+    rx.borrow_and_update();
+    // A duplicate insert and a removal change nothing a watcher waits for.
+    s.insert("a.b", None, 2).unwrap();
+    assert!(s.remove("a.b", None, &2));
+    assert!(!rx.has_changed().unwrap());
+    s.insert("a.>", Some("q"), 3).unwrap();
+    assert!(rx.has_changed().unwrap());
+    assert!(s.has_interest("a.c"));
+}

@@ -10,7 +10,8 @@
 //! removals), or hold its own lock while locking another consumer.
 //!
 //! Start here: `runner.rs` (the task: inbound acks and pull requests, timers,
-//! delivery), `state.rs` (the deterministic state), `api.rs` (CONSUMER.* requests).
+//! delivery), `wake.rs` (what wakes the task), `state.rs` (the deterministic state),
+//! `api.rs` (CONSUMER.* requests).
 
 pub mod advisory;
 pub mod api;
@@ -20,6 +21,7 @@ pub mod read_ahead;
 pub mod registry;
 pub mod runner;
 pub mod state;
+pub mod wake;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -98,7 +100,7 @@ pub struct ConsumerCore {
     pub(crate) last_send: Instant,
     /// Last sign of a client (interest, pull request, ack): for inactive_threshold.
     pub(crate) last_activity: Instant,
-    /// Push: whether the deliver subject has interest.
+    /// Push: whether the deliver subject had interest at the last delivery pass.
     pub(crate) bound: bool,
     /// State changed since it was last persisted.
     pub(crate) dirty: bool,
@@ -183,7 +185,8 @@ pub struct Consumer {
     pub tx: mpsc::Sender<InternalMsg>,
     client: Arc<ClientHandle>,
     subs: Mutex<Vec<Arc<Subscription>>>,
-    /// Wakes the task: new messages in the stream, config change.
+    /// Wakes the task: new durable messages in the stream, a new or changed consumer,
+    /// pruning. (A permit is kept when the task is busy, so no wake is lost.)
     pub wake: Notify,
     stop: CancellationToken,
 }
@@ -226,6 +229,8 @@ impl Consumer {
             stop: stream.stop_token().child_token(),
         });
         consumer.subscribe(server)?;
+        // The first pass goes at once: a new consumer may have messages to deliver.
+        consumer.wake.notify_one();
         let span = tracing::info_span!("consumer", stream = %stream.name, name = %name);
         stream
             .tasks()
@@ -345,7 +350,11 @@ impl Consumer {
                     "cluster": { "leader": server_name },
                     "ts": crate::util::time::rfc3339(std::time::SystemTime::now()),
                 }),
-                core.config.is_push().then_some(core.bound),
+                // Looked up now: nothing reports a subscriber leaving to the task.
+                core.config
+                    .deliver_subject
+                    .as_deref()
+                    .map(|d| self.stream.account.sublist.has_interest(d)),
             )
         };
         if let Some(bound) = push {

@@ -140,6 +140,8 @@ impl Stream {
             }
             map.insert(name.clone(), c.clone());
         }
+        // Messages that became durable before it was in the map did not wake it.
+        c.wake.notify_one();
         if let Err(e) = self
             .propose_one(Op::ConsumerSet {
                 name: name.clone(),
@@ -279,7 +281,9 @@ impl Stream {
                 None::<VecDeque<u64>>,
             ) {
                 Ok(c) => {
-                    self.consumers.lock().insert(r.name.clone(), c);
+                    self.consumers.lock().insert(r.name.clone(), c.clone());
+                    // Messages that became durable before it was in the map.
+                    c.wake.notify_one();
                     let known = self.core.lock().state.consumers.contains_key(&r.name);
                     if !known {
                         // A consumer from before its filters were replicated.

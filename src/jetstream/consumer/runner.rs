@@ -3,11 +3,20 @@
 //! messages (push or pull), hands acknowledged sequences to the stream for retention
 //! and persists the state (at most every [`PERSIST_EVERY`], at once when a client
 //! waits for an ack to be confirmed).
+//!
+//! The task sleeps until something can be delivered or something is due; it never
+//! polls for work. It is woken by its inbound queue (acks, which may free
+//! max_ack_pending, pull requests, flow-control replies), by [`Consumer::wake`] (the
+//! stream's newly durable messages, a new or changed consumer, pruning) and, while a
+//! push consumer's deliver subject has no subscriber, by new subscriptions in the
+//! account. Timers are only for what is time-based: redelivery after ack_wait or a
+//! delayed nak, pull request expiry and heartbeats, push idle heartbeats, replay
+//! pacing, deferred persisting and inactive_threshold (see `wake.rs`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use crate::jetstream::msgstore::{MsgStore, StoredMsg};
@@ -20,6 +29,7 @@ use super::advisory;
 use super::config::{AckPolicy, ReplayPolicy};
 use super::pull::{self, PullRequest};
 use super::state::{ConsumerOp, ConsumerOpResult};
+use super::wake::{next_due, sleep_until, subscription_added, watch_interest};
 use super::{Consumer, ConsumerCore};
 
 pub const SID_ACK: &str = "ack";
@@ -27,9 +37,7 @@ pub const SID_FC: &str = "fc";
 pub const SID_NEXT: &str = "next";
 
 /// How often a changed state is written when nobody waits for it.
-const PERSIST_EVERY: Duration = Duration::from_millis(100);
-/// How often a push consumer without interest looks again.
-const INTEREST_POLL: Duration = Duration::from_millis(50);
+pub(super) const PERSIST_EVERY: Duration = Duration::from_millis(100);
 /// Bytes a push consumer with flow control sends before asking for a reply.
 const FC_WINDOW: u64 = 256 * 1024;
 /// Messages delivered per pass before other work gets a turn.
@@ -37,18 +45,12 @@ const DELIVER_BATCH: usize = 256;
 /// Inbound messages taken per pass.
 const INBOUND_BATCH: usize = 256;
 
-async fn sleep_until(t: Option<Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t.into()).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Runs until the consumer is stopped or deleted.
 pub async fn run(server: Arc<ServerShared>, c: Arc<Consumer>, mut rx: mpsc::Receiver<InternalMsg>) {
     let mut inbound: Vec<InternalMsg> = Vec::with_capacity(INBOUND_BATCH);
     let mut confirm: Vec<String> = Vec::new();
     let mut acked: Vec<u64> = Vec::new();
+    let mut interest: Option<watch::Receiver<u64>> = None;
     loop {
         let due = next_due(&c, Instant::now());
         tokio::select! {
@@ -62,11 +64,13 @@ pub async fn run(server: Arc<ServerShared>, c: Arc<Consumer>, mut rx: mpsc::Rece
                 }
             }
             _ = c.wake.notified() => {}
+            _ = subscription_added(&mut interest) => {}
             _ = sleep_until(due) => {}
         }
         let now = Instant::now();
         on_timers(&server, &c, now);
         deliver(&server, &c, now, &mut acked);
+        watch_interest(&c, &mut interest);
         if !acked.is_empty() {
             let removals = c.stream.retention_removals(&c.name, &acked);
             acked.clear();
@@ -112,42 +116,6 @@ pub async fn run(server: Arc<ServerShared>, c: Arc<Consumer>, mut rx: mpsc::Rece
     if c.core.lock().dirty {
         let _ = c.persist();
     }
-}
-
-/// The earliest moment something is due: a redelivery, a pull request's expiry or
-/// heartbeat, a push heartbeat, an interest poll, a deferred persist, a replay pause.
-fn next_due(c: &Consumer, now: Instant) -> Option<Instant> {
-    let core = c.core.lock();
-    let mut due: Option<Instant> = None;
-    let mut at = |t: Instant| due = Some(due.map_or(t, |d: Instant| d.min(t)));
-    if let Some((t, _)) = core.deadlines.first() {
-        at(*t);
-    }
-    if !core.rdq.is_empty() {
-        at(now + Duration::from_millis(1));
-    }
-    for w in &core.waiting {
-        at(w.expires);
-        if let Some(h) = w.next_heartbeat {
-            at(h);
-        }
-    }
-    if core.config.is_push() {
-        if core.config.idle_heartbeat > 0 {
-            at(core.last_send + Duration::from_nanos(core.config.idle_heartbeat as u64));
-        }
-        at(now + INTEREST_POLL);
-    }
-    if core.dirty {
-        at(core.last_persist + PERSIST_EVERY);
-    }
-    if let Some(t) = core.replay_wait {
-        at(t);
-    }
-    if core.config.inactive_threshold > 0 {
-        at(core.last_activity + Duration::from_nanos(core.config.inactive_threshold as u64));
-    }
-    due
 }
 
 fn on_inbound(
