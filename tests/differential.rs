@@ -32,18 +32,6 @@ const DELIBERATE: &[(&str, &str)] = &[
         "/jsz raft_id type",
         "deliberate: the node's Raft id, shown because of the meta group above",
     ),
-    (
-        "js: invalid stream name",
-        "not yet matched (src/jetstream): nats-server answers 500/10052 and lists '\\\\' and '/' too",
-    ),
-    (
-        "js: stream info/delete/purge missing",
-        "not yet matched (src/jetstream): nats-server's error replies carry total:0 / purged:0",
-    ),
-    (
-        "js: max_consumers",
-        "not yet matched (src/jetstream): an ack_policy none consumer has no ack_wait in nats-server",
-    ),
 ];
 
 /// The JetStream reply fields compared (dotted paths; absent on both sides is equal).

@@ -124,10 +124,11 @@ impl ApiError {
         Self::new(400, 10109, "invalid operation on sealed stream")
     }
     pub fn invalid_stream_name() -> Self {
+        // nats-server 2.15 answers this one as a stream create error (500/10052).
         Self::new(
-            400,
-            10128,
-            "stream name is required and can not contain '.', '*', '>'",
+            500,
+            10052,
+            "stream name is required and can not contain '.', '*', '>', '\\', '/'",
         )
     }
     pub fn stream_update(detail: impl Into<String>) -> Self {

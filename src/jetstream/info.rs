@@ -24,8 +24,20 @@ pub fn ts_string(ns: i64) -> String {
 }
 
 /// `{"type": ..., "error": {...}}`.
+/// As nats-server, an error reply keeps the response's always-present fields at zero
+/// (stream info is a paged response; a purge reply always has `purged`).
 pub fn error_response(kind: &str, e: &ApiError) -> Value {
-    json!({ "type": format!("{TYPE_PREFIX}{kind}"), "error": e })
+    let mut v = json!({ "type": format!("{TYPE_PREFIX}{kind}"), "error": e });
+    match kind {
+        "stream_info_response" => {
+            v["total"] = json!(0);
+            v["offset"] = json!(0);
+            v["limit"] = json!(0);
+        }
+        "stream_purge_response" => v["purged"] = json!(0),
+        _ => {}
+    }
+    v
 }
 
 /// Adds the `type` field to a success body.

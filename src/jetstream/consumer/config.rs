@@ -394,9 +394,6 @@ impl ConsumerConfig {
                 self.max_ack_pending = DEFAULT_MAX_ACK_PENDING;
             }
         }
-        if self.ack_wait == 0 {
-            self.ack_wait = DEFAULT_ACK_WAIT;
-        }
         if self.inactive_threshold < 0 {
             return Err(ApiError::consumer_create(
                 "consumer inactive threshold can not be negative",
@@ -505,6 +502,8 @@ mod tests {
         assert_eq!(c.inactive_threshold, 0);
         let e = cfg(serde_json::json!({})).unwrap();
         assert_eq!(e.inactive_threshold, DEFAULT_INACTIVE_THRESHOLD);
+        // Ack none (the default policy): no ack_wait, as nats-server answers.
+        assert_eq!(e.ack_wait, 0);
         let b = cfg(serde_json::json!({"ack_policy": "explicit", "backoff": [1_000_000_000, 2_000_000_000], "max_deliver": 3})).unwrap();
         assert_eq!(b.ack_wait, 1_000_000_000);
     }

@@ -169,7 +169,13 @@ impl ConsumerCore {
             let i = (count.saturating_sub(1) as usize).min(b.len() - 1);
             b[i]
         };
-        Duration::from_nanos(ns.max(1) as u64)
+        // An ack-none consumer has no ack_wait (as in nats-server); it never waits.
+        let ns = if ns <= 0 {
+            config::DEFAULT_ACK_WAIT
+        } else {
+            ns
+        };
+        Duration::from_nanos(ns as u64)
     }
 }
 
