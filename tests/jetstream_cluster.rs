@@ -528,3 +528,87 @@ async fn follower_down_during_log_purge_catches_up_by_snapshot() {
     }
     wait_replicas_equal(&nodes, &[0, 1, 2], "SNAP", N + ticked + 20).await;
 }
+
+/// KV buckets and object stores are streams: with `replicas: 3` they work through the
+/// official client from any node, and every node holds the same copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_and_object_store_with_three_replicas_work_from_any_node() {
+    use async_nats::jetstream::{kv, object_store};
+    use tokio::io::AsyncReadExt;
+
+    let nodes = Nodes::jetstream();
+    nodes.wait_mesh(&[0, 1, 2]).await;
+    wait_meta(&nodes).await;
+    let (c1, c2, c3) = (
+        nodes.client(0).await,
+        nodes.client(1).await,
+        nodes.client(2).await,
+    );
+    let (js1, js2, js3) = (jetstream::new(c1), jetstream::new(c2), jetstream::new(c3));
+
+    // KV: created through node1, written through node2, read and watched through node3.
+    let created = js1
+        .create_key_value(kv::Config {
+            bucket: "CFG".into(),
+            history: 5,
+            num_replicas: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.status().await.unwrap().info.config.num_replicas, 3);
+    let kv2 = js2.get_key_value("CFG").await.unwrap();
+    let kv3 = js3.get_key_value("CFG").await.unwrap();
+    let mut watch = kv3.watch("color").await.unwrap();
+    kv2.put("color", "red".into()).await.unwrap();
+    let rev = kv2.put("color", "blue".into()).await.unwrap();
+    assert_eq!(
+        kv3.get("color").await.unwrap().as_deref(),
+        Some(&b"blue"[..])
+    );
+    let first = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .expect("watch delivers within 10 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!(&first.value[..], b"red");
+    // Compare-and-set through another node sees the same revision.
+    assert!(kv3.update("color", "green".into(), rev - 1).await.is_err());
+    kv3.update("color", "green".into(), rev).await.unwrap();
+    assert_eq!(
+        kv2.get("color").await.unwrap().as_deref(),
+        Some(&b"green"[..])
+    );
+    let copy = wait_replicas_equal(&nodes, &[0, 1, 2], "KV_CFG", 3).await;
+    assert_eq!(copy.len(), 3);
+
+    // Object store: a multi-chunk object put through node3, read through node1.
+    js3.create_object_store(object_store::Config {
+        bucket: "FILES".into(),
+        num_replicas: 3,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let os3 = js3.get_object_store("FILES").await.unwrap();
+    os3.put("blob", &mut data.as_slice()).await.unwrap();
+    let os1 = js1.get_object_store("FILES").await.unwrap();
+    let mut obj = os1.get("blob").await.unwrap();
+    let mut back = Vec::new();
+    obj.read_to_end(&mut back).await.unwrap();
+    assert_eq!(back.len(), data.len());
+    assert!(back == data, "object read through node1 differs");
+    let info = js2
+        .get_stream("OBJ_FILES")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .clone();
+    assert_eq!(info.config.num_replicas, 3);
+    let n = info.state.messages as usize;
+    assert!(n >= 3, "chunks and meta stored: {n}");
+    wait_replicas_equal(&nodes, &[0, 1, 2], "OBJ_FILES", n).await;
+}
